@@ -1,0 +1,206 @@
+/*
+ * mgc.h — the one public header of mgc, Go's memory manager as a C library.
+ *
+ * A program that links mgc gets a garbage-collected heap: a size-classed
+ * allocator with per-thread caches (Go's mcache/mcentral/mheap), a parallel
+ * tri-colour mark-sweep collector paced by GOGC, and Go's observability
+ * (GODEBUG=gctrace=1, MemStats).
+ *
+ * Thread-safety contract, per group:
+ *   - Allocation, explicit free, realloc, usable_size, base: callable from
+ *     any thread at any time; a thread is attached on its first call.
+ *   - Collection control and observability: callable from any attached or
+ *     unattached thread; they block while a collection is in progress.
+ *   - Roots: callable from any thread; a range must stay valid until it is
+ *     removed.
+ *   - None of mgc may be called from a signal handler.
+ *
+ * What the collector sees (the reachability rules): every word on an attached
+ * thread's stack and in its saved registers, every word of the writable
+ * data/bss of the executable and of every loaded shared object, the static
+ * TLS blocks of attached threads, ranges given to mgc_add_roots(), every word
+ * of an object from mgc_alloc(), and the pointer words of a typed object.
+ * Memory from malloc() is not scanned unless registered with mgc_add_roots().
+ * A pointer anywhere inside an object keeps it alive; one past its end does
+ * not.
+ *
+ * Configuration comes from Go's own environment variables: GOGC, GOMEMLIMIT,
+ * GODEBUG (gctrace=1, gccheckmark=1), GOMAXPROCS. See README.md.
+ */
+#ifndef MGC_H
+#define MGC_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MGC_VERSION_MAJOR 0
+#define MGC_VERSION_MINOR 1
+#define MGC_VERSION_PATCH 0
+#define MGC_VERSION (MGC_VERSION_MAJOR * 10000 + MGC_VERSION_MINOR * 100 + MGC_VERSION_PATCH)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MGC_API __attribute__((visibility("default")))
+#define MGC_MALLOC __attribute__((malloc, warn_unused_result))
+#define MGC_ALLOC_SIZE(n) __attribute__((alloc_size(n)))
+#define MGC_ALLOC_SIZE2(n, m) __attribute__((alloc_size(n, m)))
+#else
+#define MGC_API
+#define MGC_MALLOC
+#define MGC_ALLOC_SIZE(n)
+#define MGC_ALLOC_SIZE2(n, m)
+#endif
+
+/* The library's version, MGC_VERSION of the build that was linked. */
+MGC_API int mgc_version(void);
+
+/* ---- Start-up ---------------------------------------------------------- */
+
+/* Optional: the first call into mgc initialises it from the environment.
+   Returns 0, or an errno value (ENOMEM when no heap could be reserved). */
+MGC_API int mgc_init(void);
+
+/* ---- Threads ----------------------------------------------------------- */
+
+/* A thread is attached on its first mgc call. A thread that holds heap
+   pointers without ever calling mgc must attach itself. Attached threads are
+   stopped with a signal (SIGPWR) during collections; the handler uses
+   SA_RESTART. Detached automatically at thread exit. Returns 0 or an errno. */
+MGC_API int mgc_thread_attach(void);
+MGC_API void mgc_thread_detach(void);
+/* pthread_create whose argument stays reachable until the new thread runs;
+   the new thread is attached before fn is called. */
+MGC_API int mgc_pthread_create(pthread_t *t, const pthread_attr_t *a,
+                               void *(*fn)(void *), void *arg);
+
+/* ---- Allocation -------------------------------------------------------- */
+
+/* Precise object layout: one bit per pointer-sized word, 1 = pointer. */
+typedef struct mgc_type {
+    size_t size;            /* bytes */
+    size_t ptrdata;         /* bytes from the start that may hold pointers */
+    const uint8_t *ptrmask; /* ptrdata / sizeof(void*) bits, LSB first */
+    const char *name;       /* for profiles and errors */
+} mgc_type;
+
+/* All allocations are zeroed and aligned to 16 bytes (noscan objects under 16
+   bytes, which the tiny allocator packs: 8 or their size's alignment). NULL
+   with errno = ENOMEM only after a full collection could not make room. */
+MGC_API void *mgc_alloc(size_t size) MGC_MALLOC MGC_ALLOC_SIZE(1);         /* scanned conservatively */
+MGC_API void *mgc_alloc_noscan(size_t size) MGC_MALLOC MGC_ALLOC_SIZE(1);  /* never scanned */
+MGC_API void *mgc_alloc_typed(const mgc_type *t) MGC_MALLOC;               /* precise */
+MGC_API void *mgc_alloc_array(const mgc_type *t, size_t n) MGC_MALLOC;     /* precise, n elements */
+/* Keeps the object's kind (conservative, noscan, typed). realloc(NULL, n) is
+   alloc(n); realloc(p, 0) returns a fresh minimal object of p's kind. */
+MGC_API void *mgc_realloc(void *p, size_t size) MGC_ALLOC_SIZE(2) __attribute__((warn_unused_result));
+MGC_API char *mgc_strdup(const char *s) MGC_MALLOC;                        /* noscan */
+/* >= the size asked; writing that much never touches another object. p must
+   be a pointer mgc returned (aborts otherwise). */
+MGC_API size_t mgc_usable_size(const void *p);
+/* Object base for an interior pointer, or NULL if p is not inside a live
+   heap object; inside a tiny block: that 16-byte block's start. */
+MGC_API void *mgc_base(const void *p);
+
+/* ---- Collection control ------------------------------------------------ */
+
+/* Blocks until a full cycle that started after the call has finished,
+   sweeping included; concurrent callers share one cycle. */
+MGC_API void mgc_collect(void);
+/* GOGC: returns the previous value; < 0 = off. */
+MGC_API int mgc_set_gc_percent(int percent);
+
+/* ---- Roots ------------------------------------------------------------- */
+
+/* Scan [start, end) conservatively in every collection until removed. */
+MGC_API void mgc_add_roots(void *start, void *end);
+MGC_API void mgc_remove_roots(void *start, void *end);
+
+/* ---- Write barrier ----------------------------------------------------- */
+
+/* Store a heap pointer into heap memory through the collector's barrier.
+   The collector is stop-the-world today, so this is a plain store; programs
+   that use it now keep working when marking becomes concurrent. */
+MGC_API void mgc_write(void **slot, void *value);
+#define MGC_WRITE(lvalue, value) \
+    mgc_write((void **)&(lvalue), (void *)(value))
+/* memmove for memory that may hold heap pointers (barrier-aware). */
+MGC_API void *mgc_memmove(void *dst, const void *src, size_t n);
+
+/* ---- Observability ----------------------------------------------------- */
+
+typedef struct mgc_size_stats {
+    uint32_t size;    /* the class's object size in bytes */
+    uint64_t mallocs; /* objects of this class allocated */
+    uint64_t frees;   /* objects of this class freed */
+} mgc_size_stats;
+
+/* Go's runtime.MemStats, field for field, in snake case. Byte counts are
+   bytes; times are nanoseconds (last_gc and pause_end: Unix epoch). */
+typedef struct mgc_memstats {
+    /* General. */
+    uint64_t alloc;       /* bytes of allocated heap objects (= heap_alloc) */
+    uint64_t total_alloc; /* cumulative bytes allocated (object slot sizes) */
+    uint64_t sys;         /* total bytes obtained from the OS (sum of *_sys) */
+    uint64_t lookups;     /* always 0, as in Go */
+    uint64_t mallocs;     /* cumulative objects allocated (tiny included) */
+    uint64_t frees;       /* cumulative objects freed (tiny included) */
+
+    /* Heap. */
+    uint64_t heap_alloc;    /* bytes of allocated objects, live or not yet swept */
+    uint64_t heap_sys;      /* bytes of heap address space mapped from the OS */
+    uint64_t heap_idle;     /* bytes in spans with no objects */
+    uint64_t heap_inuse;    /* bytes in spans with at least one object */
+    uint64_t heap_released; /* bytes of idle spans returned to the OS */
+    uint64_t heap_objects;  /* allocated objects, live or not yet swept */
+
+    /* Stacks (C stacks are not mgc's: always 0). */
+    uint64_t stack_inuse;
+    uint64_t stack_sys;
+
+    /* Off-heap metadata. */
+    uint64_t mspan_inuse;
+    uint64_t mspan_sys;
+    uint64_t mcache_inuse;
+    uint64_t mcache_sys;
+    uint64_t buck_hash_sys;
+    uint64_t gc_sys;
+    uint64_t other_sys;
+
+    /* Collector. */
+    uint64_t next_gc;            /* heap goal of the next cycle */
+    uint64_t last_gc;            /* end of the last cycle, Unix ns */
+    uint64_t pause_total_ns;     /* cumulative stop-the-world time */
+    uint64_t pause_ns[256];      /* ring: latest at (num_gc + 255) % 256 */
+    uint64_t pause_end[256];     /* ring of pause end times, Unix ns */
+    uint32_t num_gc;             /* completed cycles */
+    uint32_t num_forced_gc;      /* cycles forced by mgc_collect */
+    double gc_cpu_fraction;      /* GC CPU / (wall since start x GOMAXPROCS) */
+    int enable_gc;               /* always 1 */
+    int debug_gc;                /* always 0 */
+
+    /* Per size class, classes 0-60 as Go reports them (0 = large). */
+    mgc_size_stats by_size[61];
+
+    /* mgc's own additions. */
+    uint64_t gc_scan_stack_bytes;   /* stack bytes scanned by the last cycle */
+    uint64_t gc_scan_global_bytes;  /* data/bss and root bytes scanned by the last cycle */
+    uint64_t heap_marked;           /* bytes marked live by the last cycle */
+    uint64_t pause_max_ns;          /* longest stop-the-world pause so far */
+    uint64_t heap_live_peak;        /* largest heap (live + new) seen at a cycle's start */
+    uint64_t num_threads;           /* attached threads now */
+    uint64_t gc_workers;            /* GC worker threads (GOMAXPROCS) */
+} mgc_memstats;
+
+/* Stops the world briefly, as Go's ReadMemStats does, so figures are exact. */
+MGC_API void mgc_read_memstats(mgc_memstats *ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MGC_H */
