@@ -1,0 +1,31 @@
+/*
+ * meta.h — memory for mgc's own bookkeeping (spans, bitmaps, thread records,
+ * mark work buffers), never from malloc and never in the GC heap (Go's
+ * persistentalloc and fixalloc). Metadata is not scanned by the collector.
+ */
+#ifndef MGC_META_H
+#define MGC_META_H
+
+#include "base.h"
+
+/* What the bytes are for, as MemStats reports them. */
+enum mgc_meta_cat {
+    MGC_META_MSPAN,  /* span structures */
+    MGC_META_MCACHE, /* per-thread caches and thread records */
+    MGC_META_GC,     /* mark/alloc bitmaps, work buffers, page tables */
+    MGC_META_OTHER,
+    MGC_META_NCAT
+};
+
+/* Zeroed, 16-byte aligned. Aborts the process if the OS has no memory left:
+   the collector cannot run without its metadata. */
+MGC_INTERNAL void *mgc__meta_alloc(size_t size, enum mgc_meta_cat cat);
+MGC_INTERNAL void mgc__meta_free(void *p, size_t size, enum mgc_meta_cat cat);
+/* Account bytes mapped for metadata outside this allocator (page tables). */
+MGC_INTERNAL void mgc__meta_account_sys(enum mgc_meta_cat cat, int64_t bytes);
+MGC_INTERNAL void mgc__meta_read(uint64_t inuse[MGC_META_NCAT], uint64_t sys[MGC_META_NCAT]);
+MGC_INTERNAL void mgc__meta_fork_prepare(void);
+MGC_INTERNAL void mgc__meta_fork_parent(void);
+MGC_INTERNAL void mgc__meta_fork_child(void);
+
+#endif /* MGC_META_H */

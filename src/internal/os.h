@@ -1,0 +1,43 @@
+/*
+ * os.h — the whole contract between mgc and the operating system (mimalloc's
+ * prim.h). Nothing outside os_linux.c calls mmap, madvise, futex or clock_*.
+ *
+ * Address space moves through three states, as in Go's mem_linux.go:
+ *   reserved (PROT_NONE, no commit charge) -> committed (read/write, pages
+ *   appear zero-filled on first touch) -> decommitted (pages given back with
+ *   MADV_DONTNEED; still read/write, they read as zero again).
+ */
+#ifndef MGC_OS_H
+#define MGC_OS_H
+
+#include "base.h"
+#include <time.h>
+
+/* Reserve size bytes aligned to align (a power of two); NULL on failure. */
+MGC_INTERNAL void *mgc__os_reserve(size_t size, size_t align);
+MGC_INTERNAL void mgc__os_unreserve(void *p, size_t size);
+/* Make reserved memory usable. 0 or an errno value. */
+MGC_INTERNAL int mgc__os_commit(void *p, size_t size);
+/* Hand the pages back; the range stays usable and reads as zero. */
+MGC_INTERNAL void mgc__os_decommit(void *p, size_t size);
+/* Fresh zeroed read/write memory for metadata; NULL on failure. */
+MGC_INTERNAL void *mgc__os_alloc(size_t size);
+/* Read/write, demand-zero, no commit charge: for large sparse tables. */
+MGC_INTERNAL void *mgc__os_alloc_sparse(size_t size);
+MGC_INTERNAL void mgc__os_free(void *p, size_t size);
+
+MGC_INTERNAL int mgc__os_ncpu(void);
+MGC_INTERNAL uint64_t mgc__os_nanotime(void);      /* monotonic ns */
+MGC_INTERNAL uint64_t mgc__os_walltime(void);      /* Unix epoch ns */
+MGC_INTERNAL uint64_t mgc__os_thread_cputime(void); /* this thread's CPU ns */
+MGC_INTERNAL uint64_t mgc__os_process_cputime(void);
+MGC_INTERNAL int mgc__os_gettid(void);
+
+/* Futex on a 32-bit word: sleep while *addr == val (timeout_ns 0 = none). */
+MGC_INTERNAL void mgc__os_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns);
+MGC_INTERNAL void mgc__os_futex_wake(_Atomic uint32_t *addr, int n);
+
+/* write(2) the whole buffer to fd 2, retrying on EINTR. */
+MGC_INTERNAL void mgc__os_write_stderr(const char *buf, size_t n);
+
+#endif /* MGC_OS_H */

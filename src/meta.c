@@ -1,0 +1,109 @@
+/*
+ * meta.c — the metadata allocator (meta.h). Small requests are carved from
+ * 1 MiB chunks obtained from the OS and recycled through per-size free lists
+ * (16-byte steps up to 8 KiB); larger ones map their own pages.
+ *
+ * Invariants: every block handed out is zeroed; a freed block is reused only
+ * for a request of the same rounded size. Guarded by meta.lock (last in the
+ * lock order: nothing is locked while holding it).
+ */
+#include "internal/meta.h"
+#include "internal/lock.h"
+#include "internal/os.h"
+
+#define META_CHUNK (1u << 20)
+#define META_STEP 16u
+#define META_MAX_SMALL 8192u
+#define META_NLISTS (META_MAX_SMALL / META_STEP + 1)
+
+typedef struct meta_free {
+    struct meta_free *next;
+} meta_free;
+
+static struct {
+    mgc_lock lock;
+    char *cur, *end;                 /* bump region of the current chunk; lock */
+    meta_free *lists[META_NLISTS];   /* freed blocks by size / 16; lock */
+    _Atomic uint64_t inuse[MGC_META_NCAT]; /* bytes handed out; atomic counters */
+    _Atomic uint64_t sys[MGC_META_NCAT];   /* bytes mapped for this category */
+} meta MGC_STATE;
+
+static void *meta_os(size_t size)
+{
+    void *p = mgc__os_alloc(size);
+    if (!p)
+        mgc__fatal("out of memory for metadata (%zu bytes)", size);
+    return p;
+}
+
+void *mgc__meta_alloc(size_t size, enum mgc_meta_cat cat)
+{
+    size = mgc__round_up(size ? size : 1, META_STEP);
+    if (size > META_MAX_SMALL) {
+        size_t len = mgc__round_up(size, 4096);
+        void *p = meta_os(len);
+        atomic_fetch_add_explicit(&meta.sys[cat], len, memory_order_relaxed);
+        atomic_fetch_add_explicit(&meta.inuse[cat], len, memory_order_relaxed);
+        return p;
+    }
+    size_t li = size / META_STEP;
+    mgc__lock(&meta.lock);
+    meta_free *f = meta.lists[li];
+    void *p;
+    if (f) {
+        meta.lists[li] = f->next;
+        mgc__unlock(&meta.lock);
+        memset(f, 0, size);
+        p = f;
+    } else {
+        if ((size_t)(meta.end - meta.cur) < size) {
+            /* The rest of the old chunk is abandoned: at most 8 KiB of 1 MiB. */
+            meta.cur = meta_os(META_CHUNK);
+            meta.end = meta.cur + META_CHUNK;
+        }
+        p = meta.cur;
+        meta.cur += size;
+        mgc__unlock(&meta.lock);
+        atomic_fetch_add_explicit(&meta.sys[cat], size, memory_order_relaxed);
+    }
+    atomic_fetch_add_explicit(&meta.inuse[cat], size, memory_order_relaxed);
+    return p;
+}
+
+void mgc__meta_free(void *p, size_t size, enum mgc_meta_cat cat)
+{
+    if (!p)
+        return;
+    size = mgc__round_up(size ? size : 1, META_STEP);
+    if (size > META_MAX_SMALL) {
+        size_t len = mgc__round_up(size, 4096);
+        mgc__os_free(p, len);
+        atomic_fetch_sub_explicit(&meta.sys[cat], len, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&meta.inuse[cat], len, memory_order_relaxed);
+        return;
+    }
+    atomic_fetch_sub_explicit(&meta.inuse[cat], size, memory_order_relaxed);
+    meta_free *f = p;
+    mgc__lock(&meta.lock);
+    f->next = meta.lists[size / META_STEP];
+    meta.lists[size / META_STEP] = f;
+    mgc__unlock(&meta.lock);
+}
+
+void mgc__meta_account_sys(enum mgc_meta_cat cat, int64_t bytes)
+{
+    atomic_fetch_add_explicit(&meta.sys[cat], (uint64_t)bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&meta.inuse[cat], (uint64_t)bytes, memory_order_relaxed);
+}
+
+void mgc__meta_read(uint64_t inuse[MGC_META_NCAT], uint64_t sys[MGC_META_NCAT])
+{
+    for (int i = 0; i < MGC_META_NCAT; i++) {
+        inuse[i] = atomic_load_explicit(&meta.inuse[i], memory_order_relaxed);
+        sys[i] = atomic_load_explicit(&meta.sys[i], memory_order_relaxed);
+    }
+}
+
+void mgc__meta_fork_prepare(void) { mgc__lock(&meta.lock); }
+void mgc__meta_fork_parent(void) { mgc__unlock(&meta.lock); }
+void mgc__meta_fork_child(void) { mgc__lock_init(&meta.lock); }

@@ -1,0 +1,123 @@
+/*
+ * os_linux.c — the os layer for Linux: address space (mmap, mprotect,
+ * madvise), clocks, futexes, CPU count. The only file that calls them.
+ *
+ * Invariant: memory returned by mgc__os_reserve is PROT_NONE and costs no
+ * commit charge until mgc__os_commit; committed pages that were never
+ * touched, or were decommitted, read as zero (the heap relies on this to skip
+ * zeroing fresh spans).
+ */
+#include "internal/os.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+void *mgc__os_reserve(size_t size, size_t align)
+{
+    size_t len = size + align;
+    void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    uintptr_t start = (uintptr_t)p;
+    uintptr_t aligned = mgc__round_up(start, align);
+    /* Trim the unaligned head and the tail so exactly [aligned, aligned+size)
+       stays reserved. */
+    if (aligned > start)
+        munmap(p, aligned - start);
+    uintptr_t end = start + len;
+    if (end > aligned + size)
+        munmap((void *)(aligned + size), end - (aligned + size));
+    return (void *)aligned;
+}
+
+void mgc__os_unreserve(void *p, size_t size) { munmap(p, size); }
+
+int mgc__os_commit(void *p, size_t size)
+{
+    if (mprotect(p, size, PROT_READ | PROT_WRITE) != 0)
+        return errno;
+    return 0;
+}
+
+void mgc__os_decommit(void *p, size_t size)
+{
+    /* MADV_DONTNEED (Go's default since 1.16): RSS drops at once and the
+       pages read as zero afterwards. */
+    madvise(p, size, MADV_DONTNEED);
+}
+
+void *mgc__os_alloc(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void *mgc__os_alloc_sparse(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void mgc__os_free(void *p, size_t size) { munmap(p, size); }
+
+int mgc__os_ncpu(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t mgc__os_nanotime(void) { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t mgc__os_walltime(void) { return clock_ns(CLOCK_REALTIME); }
+uint64_t mgc__os_thread_cputime(void) { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
+uint64_t mgc__os_process_cputime(void) { return clock_ns(CLOCK_PROCESS_CPUTIME_ID); }
+int mgc__os_gettid(void) { return (int)syscall(SYS_gettid); }
+
+void mgc__os_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns)
+{
+    struct timespec ts, *tsp = NULL;
+    if (timeout_ns) {
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000u);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000u);
+        tsp = &ts;
+    }
+    /* Spurious returns (EINTR, EAGAIN, timeout) are fine: every caller
+       re-checks its condition in a loop. */
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
+}
+
+void mgc__os_futex_wake(_Atomic uint32_t *addr, int n)
+{
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+void mgc__os_write_stderr(const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(2, buf, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        buf += w;
+        n -= (size_t)w;
+    }
+}
