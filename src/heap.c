@@ -1,0 +1,275 @@
+/*
+ * heap.c — the page heap (heap.h): reservation, commit, the page allocator
+ * and span allocation.
+ *
+ * Page allocator (after Go's design 35112, two levels instead of five): a
+ * bitmap with one bit per 8 KiB page (1 = in use) and, per 512-page chunk,
+ * a summary {free pages at the start, longest free run, free pages at the
+ * end}. Allocation is address-ordered first fit from `search`, the lowest
+ * page that may be free; summaries let it skip full chunks and join runs
+ * across chunk borders without reading their bits. Address order keeps the
+ * heap compact and makes `zeroed` (the high-water mark of pages ever handed
+ * out) a good test for "these pages are still zero from the OS".
+ *
+ * Invariants (all under heap.lock):
+ *   - sums[c] always describes pagebits of chunk c;
+ *   - no page below `search` is free;
+ *   - pages at or above `zeroed` have never been handed out and read zero;
+ *   - spanmap[p] is the in-use span holding page p, NULL for free pages.
+ */
+#include "internal/heap.h"
+#include "internal/meta.h"
+#include "internal/os.h"
+#include "internal/track.h"
+
+#include <errno.h>
+
+mgc_heap mgc__heap MGC_STATE;
+#define H mgc__heap
+
+#define NONE UINTPTR_MAX
+
+int mgc__heap_init(void)
+{
+    /* As much address space as the system grants, from 1 TiB down to 1 GiB.
+       PROT_NONE and MAP_NORESERVE: no commit charge until used. */
+    size_t size = (size_t)1 << 40;
+    void *base = NULL;
+    while (size >= MGC_GiB) {
+        base = mgc__os_reserve(size, MGC_ARENA_SIZE);
+        if (base)
+            break;
+        size /= 2;
+    }
+    if (!base)
+        return ENOMEM;
+    uintptr_t npages = size >> MGC_PAGE_SHIFT;
+    H.spanmap = mgc__os_alloc_sparse(npages * sizeof(H.spanmap[0]));
+    H.pagebits = mgc__os_alloc_sparse(npages / 8);
+    H.sums = mgc__os_alloc_sparse((npages / MGC_CHUNK_PAGES) * sizeof(mgc_chunk_sum));
+    if (!H.spanmap || !H.pagebits || !H.sums) {
+        mgc__os_unreserve(base, size);
+        return ENOMEM;
+    }
+    H.base = (uintptr_t)base;
+    H.reserved = size;
+    atomic_store_explicit(&H.mapped, 0, memory_order_relaxed);
+    H.search = 0;
+    H.zeroed = 0;
+    mgc__lock_init(&H.lock);
+    return 0;
+}
+
+/* ---- bitmap helpers ---------------------------------------------------- */
+
+/* First page at or after pos, before limit, whose bit equals `used`; limit
+   if none. */
+static uintptr_t next_page(uintptr_t pos, uintptr_t limit, bool used)
+{
+    while (pos < limit) {
+        uintptr_t w = pos >> 6;
+        uint64_t x = used ? H.pagebits[w] : ~H.pagebits[w];
+        x >>= (pos & 63);
+        if (x) {
+            pos += mgc__ctz64(x);
+            return pos < limit ? pos : limit;
+        }
+        pos = (w + 1) << 6;
+    }
+    return limit;
+}
+
+static void set_range(uintptr_t pos, uintptr_t n, bool used)
+{
+    uintptr_t end = pos + n;
+    while (pos < end) {
+        uintptr_t w = pos >> 6;
+        unsigned lo = pos & 63;
+        uintptr_t take = 64 - lo;
+        if (take > end - pos)
+            take = end - pos;
+        uint64_t mask = (take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1)) << lo;
+        if (used)
+            H.pagebits[w] |= mask;
+        else
+            H.pagebits[w] &= ~mask;
+        pos += take;
+    }
+}
+
+static mgc_chunk_sum summarize(uintptr_t c)
+{
+    uintptr_t lo = c * MGC_CHUNK_PAGES, hi = lo + MGC_CHUNK_PAGES;
+    mgc_chunk_sum s = {0, 0, 0};
+    uintptr_t pos = lo;
+    while (pos < hi) {
+        uintptr_t f = next_page(pos, hi, false);
+        if (f >= hi)
+            break;
+        uintptr_t u = next_page(f, hi, true);
+        uint16_t len = (uint16_t)(u - f);
+        if (f == lo)
+            s.start = len;
+        if (u == hi)
+            s.end = len;
+        if (len > s.max)
+            s.max = len;
+        pos = u;
+    }
+    return s;
+}
+
+static void update_sums(uintptr_t pos, uintptr_t n, bool used)
+{
+    uintptr_t c0 = pos / MGC_CHUNK_PAGES, c1 = (pos + n - 1) / MGC_CHUNK_PAGES;
+    H.sums[c0] = summarize(c0);
+    if (c1 != c0)
+        H.sums[c1] = summarize(c1);
+    mgc_chunk_sum mid = used ? (mgc_chunk_sum){0, 0, 0}
+                             : (mgc_chunk_sum){MGC_CHUNK_PAGES, MGC_CHUNK_PAGES, MGC_CHUNK_PAGES};
+    for (uintptr_t c = c0 + 1; c < c1; c++)
+        H.sums[c] = mid;
+}
+
+/* First fit for n pages at or after `search`; NONE if the mapped heap has
+   no such run. *trail gets the free pages at the very end of the heap. */
+static uintptr_t find_pages(uintptr_t n, uintptr_t *trail)
+{
+    uintptr_t mapped_pages = atomic_load_explicit(&H.mapped, memory_order_relaxed) >> MGC_PAGE_SHIFT;
+    uintptr_t nchunks = mapped_pages / MGC_CHUNK_PAGES;
+    uintptr_t run = 0; /* free pages ending at the current chunk's start */
+    for (uintptr_t c = H.search / MGC_CHUNK_PAGES; c < nchunks; c++) {
+        mgc_chunk_sum s = H.sums[c];
+        uintptr_t lo = c * MGC_CHUNK_PAGES;
+        if (run + s.start >= n)
+            return lo - run;
+        if (s.max >= n) {
+            uintptr_t pos = lo > H.search ? lo : H.search, hi = lo + MGC_CHUNK_PAGES;
+            while (pos < hi) {
+                uintptr_t f = next_page(pos, hi, false);
+                if (f >= hi)
+                    break;
+                uintptr_t u = next_page(f, hi, true);
+                if (u - f >= n)
+                    return f;
+                pos = u;
+            }
+        }
+        run = s.start == MGC_CHUNK_PAGES ? run + MGC_CHUNK_PAGES : s.end;
+    }
+    *trail = run;
+    return NONE;
+}
+
+static bool grow(uintptr_t npages)
+{
+    uintptr_t mapped = atomic_load_explicit(&H.mapped, memory_order_relaxed);
+    uintptr_t bytes = mgc__round_up(npages * MGC_PAGE_SIZE, MGC_CHUNK_BYTES);
+    if (bytes < npages * MGC_PAGE_SIZE || mapped + bytes > H.reserved)
+        return false;
+    if (mgc__os_commit((void *)(H.base + mapped), bytes) != 0)
+        return false;
+    uintptr_t c0 = mapped / MGC_CHUNK_BYTES, c1 = (mapped + bytes) / MGC_CHUNK_BYTES;
+    for (uintptr_t c = c0; c < c1; c++)
+        H.sums[c] = (mgc_chunk_sum){MGC_CHUNK_PAGES, MGC_CHUNK_PAGES, MGC_CHUNK_PAGES};
+    /* The page tables touched for these pages are metadata too. */
+    uintptr_t pages = bytes >> MGC_PAGE_SHIFT;
+    mgc__meta_account_sys(MGC_META_GC, (int64_t)(pages * sizeof(H.spanmap[0]) + pages / 8 +
+                                                 (c1 - c0) * sizeof(mgc_chunk_sum)));
+    /* Poisoned until a span is carved out of it. */
+    MGC_TRACK_POISON(H.base + mapped, bytes);
+    atomic_store_explicit(&H.mapped, mapped + bytes, memory_order_release);
+    return true;
+}
+
+/* Allocate n pages; NONE if the heap cannot grow. Caller holds the lock. */
+static uintptr_t alloc_pages(uintptr_t n, bool *needzero)
+{
+    uintptr_t idx, trail = 0;
+    while ((idx = find_pages(n, &trail)) == NONE) {
+        if (!grow(n - trail))
+            return NONE;
+    }
+    set_range(idx, n, true);
+    update_sums(idx, n, true);
+    if (idx == H.search)
+        H.search = idx + n;
+    *needzero = idx < H.zeroed;
+    if (idx + n > H.zeroed)
+        H.zeroed = idx + n;
+    H.pages_inuse += n;
+    return idx;
+}
+
+static void free_pages(uintptr_t idx, uintptr_t n)
+{
+    set_range(idx, n, false);
+    update_sums(idx, n, false);
+    if (idx < H.search)
+        H.search = idx;
+    H.pages_inuse -= n;
+}
+
+mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass)
+{
+    bool needzero;
+    mgc__lock(&H.lock);
+    uintptr_t idx = alloc_pages(npages, &needzero);
+    if (idx == NONE) {
+        mgc__unlock(&H.lock);
+        return NULL;
+    }
+    mgc_span *s = mgc__meta_alloc(sizeof *s, MGC_META_MSPAN);
+    uintptr_t base = H.base + idx * MGC_PAGE_SIZE;
+    mgc__span_init(s, spanclass, base, (uint32_t)npages);
+    if (s->large) {
+        s->elemsize = npages * MGC_PAGE_SIZE;
+        s->limit = base + s->elemsize;
+        MGC_TRACK_UNPOISON(base, s->elemsize);
+    }
+    s->needzero = needzero;
+    if (H.nallspans == H.allspans_cap) {
+        size_t ncap = H.allspans_cap ? H.allspans_cap * 2 : 1024;
+        mgc_span **n = mgc__meta_alloc(ncap * sizeof *n, MGC_META_MSPAN);
+        if (H.nallspans)
+            memcpy(n, H.allspans, H.nallspans * sizeof *n);
+        mgc__meta_free(H.allspans, H.allspans_cap * sizeof *n, MGC_META_MSPAN);
+        H.allspans = n;
+        H.allspans_cap = ncap;
+    }
+    s->allspans_index = (uint32_t)H.nallspans;
+    H.allspans[H.nallspans++] = s;
+    for (uintptr_t i = 0; i < npages; i++)
+        atomic_store_explicit(&H.spanmap[idx + i], s, memory_order_release);
+    mgc__unlock(&H.lock);
+    return s;
+}
+
+void mgc__heap_free_span(mgc_span *s)
+{
+    uintptr_t idx = (s->base - H.base) >> MGC_PAGE_SHIFT;
+    mgc__lock(&H.lock);
+    for (uintptr_t i = 0; i < s->npages; i++)
+        atomic_store_explicit(&H.spanmap[idx + i], NULL, memory_order_relaxed);
+    mgc_span *last = H.allspans[--H.nallspans];
+    H.allspans[s->allspans_index] = last;
+    last->allspans_index = s->allspans_index;
+    free_pages(idx, s->npages);
+    MGC_TRACK_POISON(s->base, (size_t)s->npages * MGC_PAGE_SIZE);
+    mgc__span_release_bits(s);
+    mgc__meta_free(s, sizeof *s, MGC_META_MSPAN);
+    mgc__unlock(&H.lock);
+}
+
+void mgc__heap_read_stats(uint64_t *sys, uint64_t *inuse, uint64_t *nspans)
+{
+    mgc__lock(&H.lock);
+    *sys = atomic_load_explicit(&H.mapped, memory_order_relaxed);
+    *inuse = H.pages_inuse * MGC_PAGE_SIZE;
+    *nspans = H.nallspans;
+    mgc__unlock(&H.lock);
+}
+
+void mgc__heap_fork_prepare(void) { mgc__lock(&H.lock); }
+void mgc__heap_fork_parent(void) { mgc__unlock(&H.lock); }
+void mgc__heap_fork_child(void) { mgc__lock_init(&H.lock); }

@@ -1,0 +1,102 @@
+/*
+ * span.c — span set-up and bitmap arithmetic (Go's mbitmap.go). The rules
+ * for freeindex, alloc_cache, alloc_bits and mark_bits are in span.h.
+ *
+ * A span's bitmaps are one metadata block: alloc_bits, mark_bytes, then the
+ * heap bits of typed and tiny spans.
+ */
+#include "internal/span.h"
+#include "internal/meta.h"
+
+uint32_t mgc__span_count_alloc(const mgc_span *s)
+{
+    uint32_t fi = s->freeindex;
+    if (fi >= s->nelems)
+        return s->nelems;
+    uint32_t n = fi;
+    uint32_t w = fi >> 6;
+    n += mgc__popcount64(s->alloc_bits[w] >> (fi & 63));
+    for (w++; w < s->nbitwords; w++)
+        n += mgc__popcount64(s->alloc_bits[w]);
+    return n;
+}
+
+bool mgc__span_refill_cache(mgc_span *s)
+{
+    uint32_t fi = s->freeindex;
+    while (fi < s->nelems) {
+        uint32_t w = fi >> 6;
+        uint64_t free = ~s->alloc_bits[w] >> (fi & 63);
+        if (free) {
+            unsigned t = mgc__ctz64(free);
+            fi += t;
+            if (fi >= s->nelems)
+                break;
+            /* Bit 0 is now the free slot fi itself. */
+            s->freeindex = fi;
+            s->alloc_cache = free >> t;
+            return true;
+        }
+        fi = (w + 1) << 6;
+    }
+    s->freeindex = s->nelems;
+    s->alloc_cache = 0;
+    return false;
+}
+
+void mgc__span_init(mgc_span *s, unsigned spanclass, uintptr_t base, uint32_t npages)
+{
+    unsigned sc = mgc__spanclass_sizeclass(spanclass);
+    unsigned kind = mgc__spanclass_kind(spanclass);
+    s->base = base;
+    s->npages = npages;
+    s->spanclass = (uint16_t)spanclass;
+    s->sizeclass = (uint8_t)sc;
+    s->kind = (uint8_t)kind;
+    if (sc == 0) {
+        s->large = 1;
+        s->elemsize = 0; /* set by the caller: a large object can exceed 4 GiB */
+        s->nelems = 1;
+        s->divmagic = 0;
+    } else {
+        s->large = 0;
+        s->elemsize = mgc__class_size[sc];
+        s->nelems = mgc__class_nelems[sc];
+        s->divmagic = mgc__class_divmagic[sc];
+    }
+    s->nbitwords = (s->nelems + 63) / 64;
+    s->nmarkwords = (s->nelems + 7) / 8;
+    s->heapwords = 0;
+    if (kind == MGC_KIND_TYPED && sc != 0 && s->elemsize <= MGC_TYPED_BITS_MAX)
+        /* heap bits (one per word), then one type pointer per slot */
+        s->heapwords = (uint32_t)(((uint64_t)npages * MGC_PAGE_SIZE / 8 + 63) / 64) + s->nelems;
+    else if (kind == MGC_KIND_TINY)
+        s->heapwords = (s->nelems * 16 + 63) / 64; /* a uint16 start mask per block */
+    size_t words = (size_t)s->nbitwords + s->nmarkwords + s->heapwords;
+    uint64_t *bits = mgc__meta_alloc(words * 8, MGC_META_GC);
+    s->alloc_bits = bits;
+    s->mark_bytes = (uint8_t *)(bits + s->nbitwords);
+    s->heap_bits = s->heapwords ? bits + s->nbitwords + s->nmarkwords : NULL;
+    s->slot_types = NULL;
+    if (kind == MGC_KIND_TYPED && sc != 0 && s->elemsize <= MGC_TYPED_BITS_MAX)
+        s->slot_types = (const mgc_type **)(s->heap_bits + s->heapwords - s->nelems);
+    s->check_bits = NULL;
+    s->freeindex = 0;
+    s->alloc_cache = ~(uint64_t)0;
+    s->alloc_count = 0;
+    s->cache_alloc_count = 0;
+    s->cache_freeindex = 0;
+    s->cached_in_mark = 0;
+    s->limit = base + (uintptr_t)s->nelems * s->elemsize;
+    s->next = s->prev = NULL;
+    s->large_type = NULL;
+    s->large_count = 0;
+    s->list = 0;
+}
+
+void mgc__span_release_bits(mgc_span *s)
+{
+    mgc__meta_free(s->alloc_bits, ((size_t)s->nbitwords + s->nmarkwords + s->heapwords) * 8, MGC_META_GC);
+    s->alloc_bits = s->heap_bits = NULL;
+    s->mark_bytes = NULL;
+}
