@@ -1,0 +1,415 @@
+/*
+ * alloc.c — the public allocation entry points (Go's malloc.go).
+ *
+ * Paths, fastest first:
+ *   - tiny: noscan objects under 16 bytes bump within the thread's current
+ *     16-byte block (8-byte aligned, DESIGN.md invariant 6);
+ *   - small (<= 32 KiB; <= 1 KiB inline in mgc_alloc/mgc_alloc_noscan):
+ *     ctz on the cached span's alloc_cache, zero if needzero;
+ *   - refill: swap the cached span for one from mcentral (cache.c);
+ *   - large (> 32 KiB): a span of its own from the page heap, zeroed
+ *     outside the no-suspend section so a stop never waits for a memset.
+ * Only what may hold old data is zeroed: fresh pages from the OS are zero.
+ *
+ * Typed objects: up to 512 bytes their pointer words go into the span's
+ * heap bits (and the type into the span's slot table, for realloc); larger
+ * small ones carry a 16-byte header {type, count} before the object; large
+ * ones keep type and count in the span.
+ *
+ * Out of memory: collect, retry once, then NULL with errno = ENOMEM.
+ */
+#include "internal/barrier.h"
+#include "internal/cache.h"
+#include "internal/central.h"
+#include "internal/gc.h"
+#include "internal/heap.h"
+#include "internal/pacer.h"
+#include "internal/sizeclass.h"
+#include "internal/stats.h"
+#include "internal/threads.h"
+#include "internal/track.h"
+
+#include <errno.h>
+
+/* Zero a slot (16-byte multiple). Small slots inline: a libc call costs
+   more than the stores. */
+MGC_INLINE void zero_slot(void *p, uintptr_t n)
+{
+    if (n <= 64) {
+        uint64_t *q = p;
+        q[0] = 0;
+        q[1] = 0;
+        if (n > 16) {
+            q[2] = 0;
+            q[3] = 0;
+            if (n > 32) {
+                q[4] = 0;
+                q[5] = 0;
+                if (n > 48) {
+                    q[6] = 0;
+                    q[7] = 0;
+                }
+            }
+        }
+        return;
+    }
+    memset(p, 0, n);
+}
+
+/* A zeroed slot of span class spc, or NULL. Inside a no-suspend section. */
+static void *alloc_small(mgc_thread *t, unsigned spc)
+{
+    mgc_span *s = t->cache.alloc[spc];
+    void *p = mgc__cache_take(s);
+    if (unlikely(!p)) {
+        p = mgc__cache_refill(t, spc);
+        if (!p)
+            return NULL;
+        s = t->cache.alloc[spc];
+    }
+    MGC_TRACK_UNPOISON(p, s->elemsize);
+    if (s->needzero)
+        zero_slot(p, s->elemsize);
+    return p;
+}
+
+/* The tiny allocator. size 1..15. Inside a no-suspend section. */
+static void *alloc_tiny(mgc_thread *t, size_t size)
+{
+    mgc_mcache *c = &t->cache;
+    uintptr_t off = mgc__round_up(c->tinyoffset, 8);
+    if (off + size <= MGC_TINY_SIZE) {
+        c->tinyoffset = off + size;
+        __atomic_store_n(c->tiny_starts, (uint16_t)(*c->tiny_starts | 1u << off), __ATOMIC_RELAXED);
+        c->tiny_allocs++;
+        return (void *)(c->tiny + off);
+    }
+    void *block = alloc_small(t, MGC_TINY_SPANCLASS);
+    if (!block)
+        return NULL;
+    mgc_span *s = c->alloc[MGC_TINY_SPANCLASS];
+    uint16_t *starts = (uint16_t *)s->heap_bits + ((uintptr_t)block - s->base) / MGC_TINY_SIZE;
+    __atomic_store_n(starts, (uint16_t)1, __ATOMIC_RELAXED);
+    /* Keep whichever block has more room left (Go's rule). */
+    if (!c->tiny || size < c->tinyoffset) {
+        c->tiny = (uintptr_t)block;
+        c->tinyoffset = size;
+        c->tiny_starts = starts;
+    }
+    return block;
+}
+
+static void write_heap_bits(mgc_span *s, uintptr_t p, const mgc_type *ty, size_t n)
+{
+    size_t nptr = ty->ptrdata / sizeof(void *), stride = ty->size / sizeof(void *);
+    uint64_t elem = 0;
+    for (size_t w = 0; w < nptr; w++)
+        if ((ty->ptrmask[w >> 3] >> (w & 7)) & 1)
+            elem |= (uint64_t)1 << w;
+    uint64_t pat = 0;
+    for (size_t e = 0; e < n; e++)
+        pat |= elem << (e * stride);
+    uintptr_t w0 = (p - s->base) / sizeof(void *);
+    unsigned nw = (unsigned)(s->elemsize / sizeof(void *)), sh = w0 & 63;
+    uint64_t mask = nw == 64 ? ~(uint64_t)0 : (((uint64_t)1 << nw) - 1);
+    uint64_t *hb = s->heap_bits + (w0 >> 6);
+    hb[0] = (hb[0] & ~(mask << sh)) | (pat << sh);
+    if (sh + nw > 64)
+        hb[1] = (hb[1] & ~(mask >> (64 - sh))) | (pat >> (64 - sh));
+    s->slot_types[mgc__span_index(s, p)] = ty;
+}
+
+/* Allocate inside a no-suspend section. Large objects come back unzeroed,
+   their span in *large. */
+static void *alloc_in_cs(mgc_thread *t, size_t size, unsigned kind, const mgc_type *ty, size_t n,
+                         mgc_span **large)
+{
+    if (kind == MGC_KIND_NOSCAN && size < MGC_TINY_SIZE)
+        return alloc_tiny(t, size ? size : 1);
+    size_t need = size ? size : 1;
+    bool header = kind == MGC_KIND_TYPED && size > MGC_TYPED_BITS_MAX;
+    if (header)
+        need += MGC_TYPED_HEADER;
+    if (need <= MGC_SMALL_MAX) {
+        unsigned spc = mgc__spanclass(mgc__size_to_class(need), kind);
+        char *p = alloc_small(t, spc);
+        if (!p || kind != MGC_KIND_TYPED)
+            return p;
+        if (header) {
+            ((const mgc_type **)p)[0] = ty;
+            ((size_t *)p)[1] = n;
+            return p + MGC_TYPED_HEADER;
+        }
+        write_heap_bits(t->cache.alloc[spc], (uintptr_t)p, ty, n);
+        return p;
+    }
+    uintptr_t npages = need / MGC_PAGE_SIZE + (need % MGC_PAGE_SIZE != 0);
+    mgc_span *s = mgc__central_alloc_large(npages, kind);
+    if (!s)
+        return NULL;
+    if (kind == MGC_KIND_TYPED) {
+        s->large_type = ty;
+        s->large_count = n;
+    }
+    mgc__stat_add(&mgc__stats.large_nmalloc, 1);
+    mgc__stat_add(&mgc__stats.large_alloc_bytes, s->elemsize);
+    mgc__pacer_add_live((int64_t)s->elemsize);
+    if (mgc__pacer_should_trigger())
+        t->gc_wanted = 1;
+    *large = s;
+    return (void *)s->base;
+}
+
+static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type *ty, size_t n)
+{
+    mgc_thread *t = mgc__thread_current();
+    if (size > mgc__heap.reserved) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    for (int attempt = 0;; attempt++) {
+        mgc_span *large = NULL;
+        mgc__cs_enter(t);
+        void *p = alloc_in_cs(t, size, kind, ty, n, &large);
+        mgc__cs_exit(t);
+        if (large && large->needzero)
+            memset(p, 0, large->elemsize);
+        if (t->gc_wanted) {
+            t->gc_wanted = 0;
+            mgc__gc_maybe();
+        }
+        if (p)
+            return p;
+        if (attempt) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        mgc__gc_full();
+    }
+}
+
+/* The inline small path shared by mgc_alloc and mgc_alloc_noscan. */
+MGC_INLINE void *alloc_fast(mgc_thread *t, size_t size, unsigned kind)
+{
+    unsigned spc = (unsigned)mgc__size_to_class8[(size + 7) >> 3] << 2 | kind;
+    mgc__cs_enter(t);
+    mgc_span *s = t->cache.alloc[spc];
+    void *p = mgc__cache_take(s);
+    if (likely(p != NULL)) {
+        MGC_TRACK_UNPOISON(p, s->elemsize);
+        if (s->needzero)
+            zero_slot(p, s->elemsize);
+    }
+    mgc__cs_exit(t);
+    return p;
+}
+
+void *mgc_alloc(size_t size)
+{
+    mgc_thread *t = mgc__self;
+    if (likely(t != NULL) && likely(size <= MGC_SMALL_SIZE_MAX)) {
+        void *p = alloc_fast(t, size, MGC_KIND_SCAN);
+        if (likely(p != NULL))
+            return p;
+    }
+    return alloc_slow(size, MGC_KIND_SCAN, NULL, 1);
+}
+
+void *mgc_alloc_noscan(size_t size)
+{
+    mgc_thread *t = mgc__self;
+    if (likely(t != NULL)) {
+        if (size < MGC_TINY_SIZE) {
+            size_t sz = size ? size : 1;
+            mgc_mcache *c = &t->cache;
+            mgc__cs_enter(t);
+            uintptr_t off = mgc__round_up(c->tinyoffset, 8);
+            if (likely(off + sz <= MGC_TINY_SIZE)) {
+                c->tinyoffset = off + sz;
+                __atomic_store_n(c->tiny_starts, (uint16_t)(*c->tiny_starts | 1u << off), __ATOMIC_RELAXED);
+                c->tiny_allocs++;
+                void *p = (void *)(c->tiny + off);
+                mgc__cs_exit(t);
+                return p;
+            }
+            mgc__cs_exit(t);
+        } else if (size <= MGC_SMALL_SIZE_MAX) {
+            void *p = alloc_fast(t, size, MGC_KIND_NOSCAN);
+            if (likely(p != NULL))
+                return p;
+        }
+    }
+    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1);
+}
+
+static void check_type(const mgc_type *t, const char *fn)
+{
+    MGC_CHECK(t != NULL, "%s: type is NULL", fn);
+    const char *name = t->name ? t->name : "(unnamed)";
+    MGC_CHECK(t->size > 0, "%s: type %s has size 0", fn, name);
+    MGC_CHECK(t->ptrdata <= t->size, "%s: type %s has ptrdata %zu > size %zu", fn, name, t->ptrdata, t->size);
+    if (t->ptrdata) {
+        MGC_CHECK(t->ptrdata % sizeof(void *) == 0 && t->size % sizeof(void *) == 0,
+                  "%s: type %s: size %zu and ptrdata %zu must be multiples of %zu", fn, name, t->size,
+                  t->ptrdata, sizeof(void *));
+        MGC_CHECK(t->ptrmask != NULL, "%s: type %s has pointers but no ptrmask", fn, name);
+    }
+}
+
+void *mgc_alloc_array(const mgc_type *t, size_t n)
+{
+    check_type(t, "mgc_alloc_array");
+    if (n && t->size > SIZE_MAX / n) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t size = t->size * n;
+    if (t->ptrdata == 0)
+        return mgc_alloc_noscan(size); /* no pointers: never scanned, as in Go */
+    return alloc_slow(size, MGC_KIND_TYPED, t, n);
+}
+
+void *mgc_alloc_typed(const mgc_type *t) { return mgc_alloc_array(t, 1); }
+
+char *mgc_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = mgc_alloc_noscan(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+/* ---- looking objects up ------------------------------------------------- */
+
+typedef struct objinfo {
+    mgc_span *s;
+    uintptr_t user;   /* the pointer mgc returned for this object */
+    size_t usable;
+    unsigned kind;
+    const mgc_type *type; /* typed objects */
+} objinfo;
+
+/* Describe the object p must be the start of; abort naming p otherwise. */
+static void object_at(const char *fn, uintptr_t p, objinfo *o)
+{
+    mgc_span *s = mgc__span_of(p);
+    MGC_CHECK(s != NULL, "%s: %p is not a pointer mgc returned (not in the heap)", fn, (void *)p);
+    o->s = s;
+    o->kind = s->kind;
+    o->type = NULL;
+    if (s->large) {
+        MGC_CHECK(p == s->base, "%s: %p is an interior pointer (object at %p)", fn, (void *)p, (void *)s->base);
+        o->user = p;
+        o->usable = s->elemsize;
+        o->type = s->large_type;
+        return;
+    }
+    uintptr_t idx = mgc__span_index(s, p);
+    MGC_CHECK(idx < s->nelems, "%s: %p is not a pointer mgc returned (span tail)", fn, (void *)p);
+    uintptr_t slot = s->base + idx * s->elemsize;
+    if (s->kind == MGC_KIND_TINY) {
+        unsigned off = (unsigned)(p - slot);
+        unsigned mask = __atomic_load_n((uint16_t *)s->heap_bits + idx, __ATOMIC_RELAXED);
+        MGC_CHECK((mask >> off) & 1, "%s: %p is an interior pointer (tiny block at %p)", fn, (void *)p,
+                  (void *)slot);
+        unsigned next = mask >> (off + 1);
+        o->user = p;
+        o->usable = next ? mgc__ctz64(next) + 1 : MGC_TINY_SIZE - off;
+        o->kind = MGC_KIND_NOSCAN;
+        return;
+    }
+    if (s->kind == MGC_KIND_TYPED && s->elemsize > MGC_TYPED_BITS_MAX) {
+        MGC_CHECK(p == slot + MGC_TYPED_HEADER, "%s: %p is an interior pointer (object at %p)", fn, (void *)p,
+                  (void *)(slot + MGC_TYPED_HEADER));
+        o->user = p;
+        o->usable = s->elemsize - MGC_TYPED_HEADER;
+        o->type = ((const mgc_type **)slot)[0];
+        return;
+    }
+    MGC_CHECK(p == slot, "%s: %p is an interior pointer (object at %p)", fn, (void *)p, (void *)slot);
+    o->user = p;
+    o->usable = s->elemsize;
+    if (s->kind == MGC_KIND_TYPED)
+        o->type = s->slot_types[idx];
+}
+
+size_t mgc_usable_size(const void *p)
+{
+    if (!p)
+        return 0;
+    objinfo o;
+    object_at("mgc_usable_size", (uintptr_t)p, &o);
+    return o.usable;
+}
+
+/* Is slot idx allocated? Read as a seqlock against a concurrent sweep of
+   the span (sweepgen is sg-1 while it runs): a live object is never
+   reported free. */
+static bool slot_allocated(const mgc_span *s, uintptr_t idx)
+{
+    for (;;) {
+        uint32_t g1 = atomic_load_explicit(&s->sweepgen, memory_order_acquire);
+        uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
+        if (g1 == sg - 1) {
+            mgc__arch_pause();
+            continue;
+        }
+        uint32_t fi = __atomic_load_n(&s->freeindex, __ATOMIC_ACQUIRE);
+        const uint64_t *ab = __atomic_load_n(&s->alloc_bits, __ATOMIC_ACQUIRE);
+        bool alloc = idx < fi || ((__atomic_load_n(&ab[idx >> 6], __ATOMIC_RELAXED) >> (idx & 63)) & 1);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&s->sweepgen, memory_order_relaxed) == g1)
+            return alloc;
+    }
+}
+
+void *mgc_base(const void *ptr)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    mgc_span *s = mgc__span_of(p);
+    if (!s)
+        return NULL;
+    if (s->large)
+        return (void *)s->base;
+    uintptr_t idx = mgc__span_index(s, p);
+    if (idx >= s->nelems || !slot_allocated(s, idx))
+        return NULL;
+    uintptr_t slot = s->base + idx * s->elemsize;
+    if (s->kind == MGC_KIND_TYPED && s->elemsize > MGC_TYPED_BITS_MAX)
+        return (void *)(slot + MGC_TYPED_HEADER);
+    return (void *)slot;
+}
+
+void *mgc_realloc(void *ptr, size_t size)
+{
+    if (!ptr)
+        return mgc_alloc(size);
+    objinfo o;
+    object_at("mgc_realloc", (uintptr_t)ptr, &o);
+    /* In place while the object still fits and would not waste over half. */
+    if (size <= o.usable && size > o.usable / 2)
+        return ptr;
+    void *q;
+    switch (o.kind) {
+    case MGC_KIND_SCAN:
+        q = mgc_alloc(size);
+        break;
+    case MGC_KIND_TYPED: {
+        size_t esz = o.type->size;
+        q = mgc_alloc_array(o.type, size / esz + (size % esz != 0) + (size == 0));
+        break;
+    }
+    default:
+        q = mgc_alloc_noscan(size);
+        break;
+    }
+    if (!q)
+        return NULL;
+    size_t n = size < o.usable ? size : o.usable;
+    if (o.kind == MGC_KIND_NOSCAN)
+        memcpy(q, ptr, n);
+    else
+        mgc_memmove(q, ptr, n);
+    return q;
+}

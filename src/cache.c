@@ -1,0 +1,76 @@
+/*
+ * cache.c — the per-thread cache's slow paths (cache.h): refill from
+ * mcentral, flush at each collection and at thread exit.
+ *
+ * Invariant: a cache slot holds &mgc__empty_span or a span whose sweepgen
+ * is sg+3 (swept and cached). Before a span leaves the cache its slot is
+ * reset first, so a span is never both cached and listed.
+ */
+#include "internal/cache.h"
+#include "internal/central.h"
+#include "internal/pacer.h"
+#include "internal/stats.h"
+#include "internal/threads.h"
+
+/* nelems 0 and alloc_cache 0: the fast path always falls through. */
+mgc_span mgc__empty_span;
+
+void mgc__cache_init(mgc_mcache *c)
+{
+    for (unsigned i = 0; i < MGC_NUM_SPAN_CLASSES; i++)
+        c->alloc[i] = &mgc__empty_span;
+    c->tiny = 0;
+    c->tinyoffset = MGC_TINY_SIZE;
+    c->tiny_starts = NULL;
+    c->tiny_allocs = 0;
+}
+
+void *mgc__cache_refill(mgc_thread *t, unsigned spc)
+{
+    mgc_span **slot = &t->cache.alloc[spc];
+    mgc_span *s = *slot;
+    if (s != &mgc__empty_span) {
+        /* alloc_cache ran out at a 64-slot boundary: reload it from
+           alloc_bits (no lock, Go's nextFreeIndex). */
+        if (mgc__span_refill_cache(s))
+            return mgc__cache_take(s);
+        *slot = &mgc__empty_span;
+        mgc__central_uncache_span(s);
+    }
+    if (!mgc__central_cache_span(spc, slot))
+        return NULL;
+    s = *slot;
+    if (mgc__pacer_should_trigger())
+        t->gc_wanted = 1;
+    mgc__span_refill_cache(s);
+    return mgc__cache_take(s);
+}
+
+void mgc__cache_flush(mgc_mcache *c)
+{
+    for (unsigned i = 0; i < MGC_NUM_SPAN_CLASSES; i++) {
+        mgc_span *s = c->alloc[i];
+        if (s != &mgc__empty_span) {
+            c->alloc[i] = &mgc__empty_span;
+            mgc__central_uncache_span(s);
+        }
+    }
+    /* The tiny block may have room left, but its span just went back and
+       will be swept: a block nobody references must not be bumped into. */
+    c->tiny = 0;
+    c->tinyoffset = MGC_TINY_SIZE;
+    c->tiny_starts = NULL;
+    mgc__stat_add(&mgc__stats.tiny_allocs, c->tiny_allocs);
+    c->tiny_allocs = 0;
+}
+
+void mgc__cache_count(const mgc_mcache *c, uint64_t nmalloc[MGC_NUM_SIZE_CLASSES],
+                      uint64_t *tiny_allocs)
+{
+    for (unsigned i = 0; i < MGC_NUM_SPAN_CLASSES; i++) {
+        const mgc_span *s = c->alloc[i];
+        if (s != &mgc__empty_span)
+            nmalloc[s->sizeclass] += mgc__span_count_alloc(s) - s->cache_alloc_count;
+    }
+    *tiny_allocs += c->tiny_allocs;
+}

@@ -1,0 +1,174 @@
+/*
+ * central.c — mcentral (central.h): the per-class span lists, the refill
+ * that feeds a thread's cache (sweeping lazily on the way, Go's cacheSpan),
+ * and large-object spans.
+ *
+ * Invariant: a span is on exactly one list, or in exactly one cache, or
+ * being swept by the holder of its class lock, or on its way to the page
+ * heap under that lock. Cache slots are set under the lock too.
+ */
+#include "internal/central.h"
+#include "internal/gc.h"
+#include "internal/heap.h"
+#include "internal/mark.h"
+#include "internal/pacer.h"
+#include "internal/stats.h"
+#include "internal/sweep.h"
+
+mgc_central mgc__central[MGC_NUM_SPAN_CLASSES] MGC_STATE;
+
+void mgc__list_push(mgc_span **head, mgc_span *s, uint8_t which)
+{
+    s->prev = NULL;
+    s->next = *head;
+    if (*head)
+        (*head)->prev = s;
+    *head = s;
+    s->list = which;
+}
+
+void mgc__list_remove(mgc_span **head, mgc_span *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->list = MGC_LIST_NONE;
+}
+
+mgc_span *mgc__list_pop(mgc_span **head)
+{
+    mgc_span *s = *head;
+    if (s)
+        mgc__list_remove(head, s);
+    return s;
+}
+
+/* Claim an unswept span taken off its list: sg-2 -> sg-1. Under the class
+   lock nobody else can hold it, so the CAS cannot fail; it is kept because
+   the protocol (span.h) is what a concurrent sweeper will rely on. */
+static void claim(mgc_span *s, uint32_t sg)
+{
+    uint32_t want = sg - 2;
+    bool ok = atomic_compare_exchange_strong_explicit(&s->sweepgen, &want, sg - 1,
+                                                      memory_order_acquire, memory_order_relaxed);
+    MGC_CHECK(ok, "span %p of class %u on an unswept list has sweepgen %u, heap %u", (void *)s->base,
+              s->spanclass, want, sg);
+}
+
+/* Sweep spans from one unswept list until one has room; spans that fill
+   up go to the swept full list. Returns the span with room, or NULL. */
+static mgc_span *sweep_for_room(mgc_central *c, mgc_span **unswept, uint32_t sg, int *budget)
+{
+    mgc_span *s;
+    while (*budget > 0 && (s = mgc__list_pop(unswept))) {
+        (*budget)--;
+        claim(s, sg);
+        enum mgc_sweep_result r = mgc__sweep_span(s, sg);
+        if (r == MGC_SWEEP_PARTIAL)
+            return s;
+        if (r == MGC_SWEEP_FULL)
+            mgc__list_push(&c->full[mgc__swept_index(sg)], s, MGC_LIST_FULL);
+    }
+    return NULL;
+}
+
+bool mgc__central_cache_span(unsigned spc, mgc_span **slot)
+{
+    mgc_central *c = &mgc__central[spc];
+    /* Stable: the caller is in a no-suspend section, and sweepgen only
+       changes with the world stopped. */
+    uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
+    unsigned sw = mgc__swept_index(sg), un = mgc__unswept_index(sg);
+    int budget = 100; /* Go's spanBudget: past it, growing is cheaper */
+    mgc__lock(&c->lock);
+    mgc_span *s = mgc__list_pop(&c->partial[sw]);
+    if (!s)
+        s = sweep_for_room(c, &c->partial[un], sg, &budget);
+    if (!s)
+        s = sweep_for_room(c, &c->full[un], sg, &budget);
+    if (!s) {
+        unsigned sc = mgc__spanclass_sizeclass(spc);
+        s = mgc__heap_alloc_span(mgc__class_npages[sc], spc);
+        if (!s) {
+            mgc__unlock(&c->lock);
+            return false;
+        }
+    }
+    atomic_store_explicit(&s->sweepgen, sg + 3, memory_order_relaxed);
+    s->list = MGC_LIST_CACHED;
+    s->cache_alloc_count = s->alloc_count;
+    if (atomic_load_explicit(&mgc__gc.phase, memory_order_relaxed) == MGC_PHASE_MARK) {
+        s->cached_in_mark = 1;
+        s->cache_freeindex = s->freeindex;
+    }
+    *slot = s;
+    mgc__unlock(&c->lock);
+    /* Count every free slot as live until the span comes back (Go's
+       overestimate): the trigger fires before the cache could overshoot. */
+    mgc__pacer_add_live((int64_t)((uintptr_t)(s->nelems - s->alloc_count) * s->elemsize));
+    return true;
+}
+
+void mgc__central_uncache_span(mgc_span *s)
+{
+    uint32_t n = mgc__span_count_alloc(s);
+    mgc__stat_add(&mgc__stats.nmalloc[s->sizeclass], n - s->cache_alloc_count);
+    if (s->cached_in_mark) {
+        mgc__mark_black_range(s, s->cache_freeindex, s->freeindex);
+        s->cached_in_mark = 0;
+    }
+    mgc__pacer_add_live(-(int64_t)((uintptr_t)(s->nelems - n) * s->elemsize));
+    mgc_central *c = &mgc__central[s->spanclass];
+    uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
+    unsigned sw = mgc__swept_index(sg);
+    mgc__lock(&c->lock);
+    s->alloc_count = n;
+    atomic_store_explicit(&s->sweepgen, sg, memory_order_relaxed);
+    if (n == s->nelems)
+        mgc__list_push(&c->full[sw], s, MGC_LIST_FULL);
+    else
+        mgc__list_push(&c->partial[sw], s, MGC_LIST_PARTIAL);
+    mgc__unlock(&c->lock);
+}
+
+mgc_span *mgc__central_alloc_large(uintptr_t npages, unsigned kind)
+{
+    unsigned spc = mgc__spanclass(0, kind);
+    mgc_central *c = &mgc__central[spc];
+    uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
+    mgc__lock(&c->lock);
+    mgc_span *s = mgc__heap_alloc_span(npages, spc);
+    if (s) {
+        atomic_store_explicit(&s->sweepgen, sg, memory_order_relaxed);
+        s->freeindex = 1; /* the one object is allocated */
+        s->alloc_cache = 0;
+        s->alloc_count = 1;
+        if (atomic_load_explicit(&mgc__gc.phase, memory_order_relaxed) == MGC_PHASE_MARK)
+            mgc__mark_black_range(s, 0, 1);
+        mgc__list_push(&c->full[mgc__swept_index(sg)], s, MGC_LIST_FULL);
+    }
+    mgc__unlock(&c->lock);
+    return s;
+}
+
+void mgc__central_fork_prepare(void)
+{
+    for (unsigned i = 0; i < MGC_NUM_SPAN_CLASSES; i++)
+        mgc__lock(&mgc__central[i].lock);
+}
+
+void mgc__central_fork_parent(void)
+{
+    for (unsigned i = 0; i < MGC_NUM_SPAN_CLASSES; i++)
+        mgc__unlock(&mgc__central[i].lock);
+}
+
+void mgc__central_fork_child(void)
+{
+    for (unsigned i = 0; i < MGC_NUM_SPAN_CLASSES; i++)
+        mgc__lock_init(&mgc__central[i].lock);
+}

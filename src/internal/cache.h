@@ -1,0 +1,58 @@
+/*
+ * cache.h — the per-thread cache (Go's mcache): one span per span class and
+ * the tiny block. It belongs to its thread, which touches it only inside a
+ * no-suspend section (threads.h); a stopped world may flush it.
+ *
+ * The fast path (mgc__cache_take) takes the lowest free slot of the cached
+ * span with count-trailing-zeros on alloc_cache: no lock, no atomic
+ * read-modify-write, one cache line of span state.
+ */
+#ifndef MGC_CACHE_H
+#define MGC_CACHE_H
+
+#include "base.h"
+#include "span.h"
+
+typedef struct mgc_mcache {
+    mgc_span *alloc[MGC_NUM_SPAN_CLASSES]; /* &mgc__empty_span when none */
+    uintptr_t tiny;        /* current tiny block, 0 if none */
+    uintptr_t tinyoffset;  /* first free byte in it (16 when none) */
+    uint16_t *tiny_starts; /* the block's object-start mask in its span */
+    uint64_t tiny_allocs;  /* tiny objects allocated, not yet in stats */
+} mgc_mcache;
+
+/* The sentinel: no free slot, never uncached. */
+extern MGC_INTERNAL mgc_span mgc__empty_span;
+
+/* Take the next free slot of s by its alloc_cache, or NULL. */
+MGC_INLINE void *mgc__cache_take(mgc_span *s)
+{
+    uint64_t c = s->alloc_cache;
+    if (likely(c != 0)) {
+        unsigned b = mgc__ctz64(c);
+        uint32_t r = s->freeindex + b;
+        if (likely(r < s->nelems)) {
+            s->alloc_cache = (c >> b) >> 1;
+            s->freeindex = r + 1;
+            return (void *)(s->base + (uintptr_t)r * s->elemsize);
+        }
+    }
+    return NULL;
+}
+
+struct mgc_thread;
+/* The slow path for a slot of class spc: reload alloc_cache, or swap the
+   cached span for another from mcentral. Sets t->gc_wanted when heap_live
+   crossed the trigger. NULL when the heap cannot grow. Inside a no-suspend
+   section. The slot is not yet zeroed or unpoisoned. */
+MGC_INTERNAL void *mgc__cache_refill(struct mgc_thread *t, unsigned spc);
+/* Give every cached span back and drop the tiny block (at each collection,
+   at thread exit, and for dead threads after fork). */
+MGC_INTERNAL void mgc__cache_flush(mgc_mcache *c);
+MGC_INTERNAL void mgc__cache_init(mgc_mcache *c);
+/* Objects allocated from cached spans since they were cached, by size class
+   (for exact MemStats in a stopped world). */
+MGC_INTERNAL void mgc__cache_count(const mgc_mcache *c, uint64_t nmalloc[MGC_NUM_SIZE_CLASSES],
+                                   uint64_t *tiny_allocs);
+
+#endif /* MGC_CACHE_H */
