@@ -1,0 +1,139 @@
+/*
+ * gc.c — one collection cycle from trigger to sweep (gc.h has the phases),
+ * the allocation trigger, and mgc_collect.
+ *
+ * Invariants:
+ *   - Cycles run one at a time, under mgc__gc.lock, on the thread that
+ *     triggered them (an attached thread, outside any no-suspend section).
+ *   - When the world stops, the previous cycle's sweep is complete
+ *     (unswept == 0), so every span's mark bits are clear and its sweepgen
+ *     is sg or sg+3.
+ *   - After the caches are flushed every span is on a central list; slots
+ *     below freeindex are real objects. Marking reads, never moves, spans.
+ *   - The collector, while the world is stopped, uses only metadata memory,
+ *     futexes and its own locks (threads.c lists what it must not call).
+ */
+#include "internal/gc.h"
+#include "internal/arch.h"
+#include "internal/env.h"
+#include "internal/heap.h"
+#include "internal/mark.h"
+#include "internal/os.h"
+#include "internal/pacer.h"
+#include "internal/roots.h"
+#include "internal/stats.h"
+#include "internal/sweep.h"
+#include "internal/threads.h"
+#include "internal/trace.h"
+
+mgc_gc mgc__gc MGC_STATE;
+
+/* Waking helpers costs tens of microseconds; below about a megabyte of
+   live heap per worker, one worker finishes first. */
+static int choose_workers(void)
+{
+    uint64_t per = 1 * MGC_MiB;
+    uint64_t want = 1 + mgc__pacer.heap_marked / per;
+    int n = mgc__opts.gomaxprocs;
+    return want < (uint64_t)n ? (int)want : n;
+}
+
+static MGC_NOINLINE void cycle(bool forced)
+{
+    mgc_thread *self = mgc__self;
+    mgc_cycle c;
+    memset(&c, 0, sizeof c);
+    c.forced = forced;
+    c.stwprocs = mgc__opts.gomaxprocs;
+    int nworkers = choose_workers();
+
+    /* 1. Sweep termination, world running: pay off the last cycle's sweep,
+       and do everything that may take a lock a stopped thread could hold. */
+    mgc__sweep_finish();
+    mgc__roots_refresh_segments();
+    mgc__mark_prepare(nworkers);
+    mgc__sweep_prepare();
+    atomic_fetch_add_explicit(&mgc__gc.cycles_started, 1, memory_order_relaxed);
+    c.num = mgc__stats.num_gc + 1;
+    c.heap0 = atomic_load_explicit(&mgc__pacer.heap_live, memory_order_relaxed);
+    c.t_start = mgc__os_nanotime();
+
+    /* 2. Stop the world; bring every cached span home. */
+    mgc__stw_stop();
+    __builtin_unwind_init(); /* our own registers onto our stack, for the scan */
+    mgc__thread_save_self(self, MGC_ARCH_SP());
+    MGC_FOR_EACH_THREAD(t) mgc__cache_flush(&t->cache);
+    MGC_CHECK(mgc__sweep_done(), "a cycle started before the previous sweep finished");
+    c.t_mark = mgc__os_nanotime();
+
+    /* 3. Mark. */
+    atomic_store_explicit(&mgc__gc.phase, MGC_PHASE_MARK, memory_order_relaxed);
+    mgc_root *roots;
+    size_t nroots = mgc__roots_collect(&roots);
+    mgc_mark_result res;
+    mgc__mark(roots, nroots, nworkers, &res);
+    if (mgc__opts.gccheckmark)
+        mgc__mark_check(roots, nroots);
+    c.t_markterm = mgc__os_nanotime();
+
+    /* 4. Mark termination: every span becomes unswept; set the next goal. */
+    atomic_store_explicit(&mgc__gc.phase, MGC_PHASE_OFF, memory_order_relaxed);
+    c.heap1 = atomic_load_explicit(&mgc__pacer.heap_live, memory_order_relaxed);
+    c.heap2 = res.marked_bytes;
+    c.stack_bytes = res.stack_bytes;
+    c.global_bytes = res.global_bytes;
+    c.mark_cpu_ns = res.cpu_ns;
+    c.nworkers = res.nworkers;
+    uint64_t sys, inuse, nspans;
+    mgc__heap_read_stats(&sys, &inuse, &nspans);
+    atomic_fetch_add_explicit(&mgc__gc.sweepgen, 2, memory_order_release);
+    mgc__pacer_commit(res.marked_bytes, res.stack_bytes, res.global_bytes);
+    c.goal = atomic_load_explicit(&mgc__pacer.goal, memory_order_relaxed);
+    mgc__sweep_begin(nspans);
+    mgc__stw_start();
+    c.t_end = mgc__os_nanotime();
+    c.pause_ns = c.t_end - c.t_start;
+
+    /* 5. Sweeping runs from here, lazily and in the background. */
+    mgc__stats_cycle(&c);
+    atomic_fetch_add_explicit(&mgc__gc.cycles_done, 1, memory_order_release);
+    if (mgc__opts.gctrace)
+        mgc__trace_cycle(&c);
+}
+
+void mgc__gc_maybe(void)
+{
+    if (!mgc__pacer_should_trigger())
+        return;
+    mgc__thread_current();
+    mgc__lock(&mgc__gc.lock);
+    /* Another thread may have just collected. */
+    if (mgc__pacer_should_trigger())
+        cycle(false);
+    mgc__unlock(&mgc__gc.lock);
+}
+
+void mgc__gc_full(void)
+{
+    mgc__thread_current();
+    mgc__lock(&mgc__gc.lock);
+    cycle(false);
+    mgc__unlock(&mgc__gc.lock);
+    mgc__sweep_finish();
+}
+
+void mgc_collect(void)
+{
+    mgc__thread_current();
+    /* Any cycle counted after this load started after the call. */
+    uint64_t n = atomic_load_explicit(&mgc__gc.cycles_started, memory_order_relaxed);
+    mgc__lock(&mgc__gc.lock);
+    if (atomic_load_explicit(&mgc__gc.cycles_started, memory_order_relaxed) == n)
+        cycle(true);
+    mgc__unlock(&mgc__gc.lock);
+    mgc__sweep_finish();
+}
+
+void mgc__gc_fork_prepare(void) { mgc__lock(&mgc__gc.lock); }
+void mgc__gc_fork_parent(void) { mgc__unlock(&mgc__gc.lock); }
+void mgc__gc_fork_child(void) { mgc__lock_init(&mgc__gc.lock); }

@@ -1,0 +1,59 @@
+/*
+ * gc.h — cycle orchestration (Go's mgc.go): the phases, the sweep
+ * generation, triggering and mgc_collect.
+ *
+ * One cycle today (stop-the-world mode, DESIGN.md section 4):
+ *   1. sweep termination, world running: snapshot the data segments, finish
+ *      the previous cycle's sweep;
+ *   2. stop the world; flush every thread's cache (so every span is on a
+ *      central list and every slot below freeindex is a real object);
+ *   3. mark, in parallel on GOMAXPROCS workers, from all roots;
+ *   4. mark termination: sweepgen += 2 (every span becomes unswept), the
+ *      pacer sets the next goal, statistics; restart the world;
+ *   5. sweep lazily (allocating threads) and in the background.
+ */
+#ifndef MGC_GC_H
+#define MGC_GC_H
+
+#include "base.h"
+#include "lock.h"
+
+enum mgc_phase { MGC_PHASE_OFF = 0, MGC_PHASE_MARK = 1, MGC_PHASE_MARKTERM = 2 };
+
+typedef struct mgc_gc {
+    /* Serialises cycles, ReadMemStats and fork. Taken outside no-suspend
+       sections only. */
+    mgc_lock lock;
+    _Atomic uint32_t sweepgen;        /* += 2 at each mark termination, world stopped */
+    _Atomic int phase;                /* enum mgc_phase; written with the world stopped */
+    _Atomic uint64_t cycles_started;  /* written under lock */
+    _Atomic uint64_t cycles_done;     /* written under lock */
+    uint64_t start_ns;                /* monotonic time of mgc_init; immutable */
+    uint64_t start_wall_ns;           /* immutable */
+} mgc_gc;
+
+extern MGC_INTERNAL mgc_gc mgc__gc;
+
+/* What one cycle measured, for gctrace and MemStats. */
+typedef struct mgc_cycle {
+    uint64_t num;
+    bool forced;
+    uint64_t t_start, t_mark, t_markterm, t_end; /* monotonic ns */
+    uint64_t pause_ns;
+    uint64_t mark_cpu_ns; /* CPU time of all mark workers */
+    int stwprocs;         /* GOMAXPROCS */
+    int nworkers;         /* mark workers used */
+    uint64_t heap0, heap1, heap2, goal;
+    uint64_t stack_bytes, global_bytes;
+} mgc_cycle;
+
+MGC_INTERNAL void mgc__ensure_init(void);
+/* Start a cycle if heap_live has crossed the trigger. Outside no-suspend. */
+MGC_INTERNAL void mgc__gc_maybe(void);
+/* Run a full cycle and finish its sweep (OOM path). Outside no-suspend. */
+MGC_INTERNAL void mgc__gc_full(void);
+MGC_INTERNAL void mgc__gc_fork_prepare(void);
+MGC_INTERNAL void mgc__gc_fork_parent(void);
+MGC_INTERNAL void mgc__gc_fork_child(void);
+
+#endif /* MGC_GC_H */

@@ -1,0 +1,30 @@
+/*
+ * sweep.h — sweeping (Go's mgcsweep.go): turning mark bits into alloc bits
+ * span by span after each cycle, lazily (an allocating thread sweeps the
+ * spans of the class it needs) and in the background (one thread sweeps the
+ * rest). A span is swept under its central lock, after moving its sweepgen
+ * from sg-2 to sg-1; an empty span goes back to the page heap.
+ */
+#ifndef MGC_SWEEP_H
+#define MGC_SWEEP_H
+
+#include "base.h"
+#include "span.h"
+
+enum mgc_sweep_result { MGC_SWEEP_FREED, MGC_SWEEP_PARTIAL, MGC_SWEEP_FULL };
+
+/* Sweep one span the caller has claimed (sweepgen sg-1) and taken off its
+   list; caller holds its central lock. FREED means s no longer exists. */
+MGC_INTERNAL enum mgc_sweep_result mgc__sweep_span(mgc_span *s, uint32_t sg);
+/* Sweep one unswept span of any class; false when none is left. */
+MGC_INTERNAL bool mgc__sweep_one(void);
+/* Sweep until nothing is left (mgc_collect, cycle start). */
+MGC_INTERNAL void mgc__sweep_finish(void);
+/* World running, gc lock held: start the background sweeper if needed. */
+MGC_INTERNAL void mgc__sweep_prepare(void);
+/* Mark termination (world stopped): nspans spans now need sweeping. */
+MGC_INTERNAL void mgc__sweep_begin(uint64_t nspans);
+MGC_INTERNAL bool mgc__sweep_done(void);
+MGC_INTERNAL void mgc__sweep_fork_child(void);
+
+#endif /* MGC_SWEEP_H */

@@ -1,0 +1,102 @@
+/*
+ * threads.h — attached threads, stopping the world, and the no-suspend
+ * section that makes stopping safe.
+ *
+ * Stopping (docs/design.md#stopping-the-world): the collector bumps an epoch
+ * to an odd value and sends SIGPWR to every other attached thread. A thread's
+ * handler saves its registers, records its stack pointer, acknowledges, and
+ * sleeps on a futex until the epoch changes. Restarting bumps the epoch to an
+ * even value and wakes them all; no second signal, so no wakeup can be lost.
+ *
+ * The no-suspend section: every mgc operation that touches the thread's
+ * cache, or takes an mgc lock, runs between mgc__cs_enter and mgc__cs_exit. A
+ * signal that lands inside one only sets suspend_pending; the thread stops
+ * itself at mgc__cs_exit. So a stopped thread is never half-way through an
+ * allocation (the collector may flush its cache) and never holds an mgc lock
+ * (the collector may take any). The cost on the fast path is two byte stores
+ * and one byte load on the thread's own cache line: no atomic RMW, no fence
+ * instruction (atomic_signal_fence only orders the compiler).
+ */
+#ifndef MGC_THREADS_H
+#define MGC_THREADS_H
+
+#include "arch.h"
+#include "base.h"
+#include "cache.h"
+#include "lock.h"
+
+#include <pthread.h>
+
+#define MGC_MAX_TLS_RANGES 16
+
+typedef struct mgc_thread {
+    mgc_mcache cache; /* owner, inside no-suspend sections; a stopped world */
+
+    _Atomic uint8_t in_cs;           /* owner; read by its own signal handler */
+    _Atomic uint8_t suspend_pending; /* set by the handler, cleared by the owner */
+    uint8_t gc_wanted;               /* owner: a slow path saw the trigger crossed */
+    uint8_t stack_unknown;           /* stop_sp outside [stack_lo, stack_hi) */
+
+    pthread_t pthread;   /* immutable */
+    int tid;             /* immutable */
+    uintptr_t stack_lo;  /* immutable: lowest mapped stack address */
+    uintptr_t stack_hi;  /* immutable: one past the highest */
+    /* Written by the owner while it stops, read by the collector after the
+       acknowledgement (release/acquire through the ack counter). */
+    uintptr_t stop_sp;
+    uintptr_t regs[MGC_ARCH_MAX_REGS];
+    size_t nregs;
+    _Atomic uint32_t stopped_epoch; /* epoch of its last acknowledged stop */
+
+    uintptr_t tls_lo[MGC_MAX_TLS_RANGES], tls_hi[MGC_MAX_TLS_RANGES]; /* immutable */
+    int ntls;
+
+    struct mgc_thread *next, *prev; /* registry lock */
+} mgc_thread;
+
+extern __thread mgc_thread *mgc__self __attribute__((tls_model("initial-exec")));
+
+MGC_INTERNAL void mgc__thread_stop_deferred(mgc_thread *t);
+
+MGC_INLINE void mgc__cs_enter(mgc_thread *t)
+{
+    atomic_store_explicit(&t->in_cs, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+MGC_INLINE void mgc__cs_exit(mgc_thread *t)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    atomic_store_explicit(&t->in_cs, 0, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (unlikely(atomic_load_explicit(&t->suspend_pending, memory_order_relaxed)))
+        mgc__thread_stop_deferred(t);
+}
+
+MGC_INTERNAL void mgc__threads_init(void);
+/* The calling thread's record, attaching it first if needed. */
+MGC_INTERNAL mgc_thread *mgc__thread_current(void);
+
+/* Stop every attached thread but the caller (which must be attached and
+   hold the gc lock); returns with the registry lock held. */
+MGC_INTERNAL void mgc__stw_stop(void);
+MGC_INTERNAL void mgc__stw_start(void);
+/* Iterate attached threads; only with the world stopped (registry locked). */
+#define MGC_FOR_EACH_THREAD(t) for (mgc_thread *t = mgc__threads_first(); t; t = t->next)
+MGC_INTERNAL mgc_thread *mgc__threads_first(void);
+MGC_INTERNAL uint32_t mgc__threads_count(void);
+/* Record the caller's own stack top for scanning (the collector's thread). */
+MGC_INTERNAL void mgc__thread_save_self(mgc_thread *t, uintptr_t sp);
+/* Arguments of threads started by mgc_pthread_create that have not yet
+   attached: call fn(lo, hi) for each (roots). World stopped. */
+MGC_INTERNAL void mgc__threads_starting_roots(void (*fn)(void *ctx, uintptr_t lo, uintptr_t hi), void *ctx);
+
+/* Internal (GC-owned) threads: created with every signal blocked, never
+   attached, never stopped. */
+MGC_INTERNAL int mgc__thread_spawn_internal(pthread_t *pt, void *(*fn)(void *), void *arg);
+
+MGC_INTERNAL void mgc__threads_fork_prepare(void);
+MGC_INTERNAL void mgc__threads_fork_parent(void);
+MGC_INTERNAL void mgc__threads_fork_child(void);
+
+#endif /* MGC_THREADS_H */

@@ -1,0 +1,491 @@
+/*
+ * mark.c — marking (mark.h), Go's mgcmark.go and mgcwork.go in one file.
+ *
+ * Work is a (pointer, length, kind) item: "scan these bytes conservatively"
+ * or "scan this typed object (or part of it) by its pointer map". Each
+ * worker keeps a local LIFO stack; when it overflows, or when another worker
+ * is idle, it hands half to the global list of 512-entry work buffers.
+ * Objects larger than 128 KiB are scanned in 128 KiB oblets, the rest pushed
+ * back, so one big array never serialises marking.
+ *
+ * A small FIFO ring sits between the stack and the scanner: an item is
+ * prefetched when it enters the ring and scanned 32 items later, by which
+ * time its cache line has usually arrived (Cher, Hosking and Vijaykumar,
+ * "Software prefetching for mark-sweep garbage collection", 2004).
+ *
+ * Marking a candidate word: heap range check, span (the last one used, else
+ * the span map), slot index by the class's division magic, skip free slots
+ * (a stale pointer must not resurrect one), then set the slot's mark byte
+ * with a plain store (span.h says why bytes). Termination: a worker with no
+ * local work and an empty global list goes idle; when all are idle, marking
+ * is done.
+ *
+ * Everything here reads the program's memory word by word (stacks, data,
+ * objects past their requested size): excluded from AddressSanitizer.
+ */
+#include "internal/mark.h"
+#include "internal/heap.h"
+#include "internal/meta.h"
+#include "internal/os.h"
+#include "internal/threads.h"
+
+#include <pthread.h>
+
+#define OBLET (128 * 1024)
+#define WB_N 512
+#define LOCAL_CAP 8192
+#define MAX_WORKERS 256
+#define RING 32 /* prefetch distance, in objects: measured best on binary trees */
+
+enum { MODE_SERIAL, MODE_PARALLEL, MODE_CHECK };
+enum { W_CONS = 0, W_TYPED = 1 };
+
+typedef struct work {
+    uintptr_t p;
+    uintptr_t desc; /* length << 1 | W_TYPED */
+} work;
+
+typedef struct workbuf {
+    struct workbuf *next;
+    size_t n;
+    work e[WB_N];
+} workbuf;
+
+typedef struct marker {
+    /* Copies of the heap's lookup state for the duration of a mark. */
+    uintptr_t base, mapped;
+    _Atomic(mgc_span *) *spanmap;
+    /* The span of the last marked pointer: neighbours in the object graph
+       are usually neighbours in memory, and this skips the span map. */
+    mgc_span *last;
+    uintptr_t last_base, last_bytes;
+    work *stk; /* local stack, LOCAL_CAP entries; this worker only */
+    size_t n;
+    uint64_t marked_bytes, stack_bytes, global_bytes, cpu_ns;
+    uint32_t gen_seen; /* helpers: the start_gen they last ran */
+} marker;
+
+static struct {
+    pthread_mutex_t mu; /* guards full, freebufs, nidle, done */
+    pthread_cond_t cv;
+    workbuf *full, *freebufs;
+    int nidle, nworkers;
+    bool done;
+    _Atomic int idle_hint; /* mirror of nidle, read without the lock */
+    const mgc_root *roots;
+    size_t nroots;
+    _Atomic size_t next_root;
+    int mode;
+    /* Helper threads: started once, woken per mark by start_gen. */
+    int nhelpers;
+    int round_workers;
+    _Atomic uint32_t start_gen;
+    _Atomic uint32_t finished;
+    marker *markers[MAX_WORKERS];
+} W MGC_STATE = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* ---- the global list --------------------------------------------------- */
+
+/* Move the oldest half of m's stack (the bottom: bigger subgraphs) to the
+   global list. */
+static void share(marker *m)
+{
+    size_t give = m->n / 2;
+    if (give == 0)
+        return;
+    pthread_mutex_lock(&W.mu);
+    size_t off = 0;
+    while (off < give) {
+        workbuf *b = W.freebufs;
+        if (b)
+            W.freebufs = b->next;
+        else
+            b = mgc__meta_alloc(sizeof *b, MGC_META_GC);
+        size_t k = give - off > WB_N ? WB_N : give - off;
+        memcpy(b->e, m->stk + off, k * sizeof(work));
+        b->n = k;
+        b->next = W.full;
+        W.full = b;
+        off += k;
+    }
+    if (W.nidle)
+        pthread_cond_broadcast(&W.cv);
+    pthread_mutex_unlock(&W.mu);
+    memmove(m->stk, m->stk + give, (m->n - give) * sizeof(work));
+    m->n -= give;
+}
+
+/* Refill m's empty stack from the global list, or wait. False when every
+   worker is idle and no work is left: marking is over. */
+static bool get_work(marker *m)
+{
+    pthread_mutex_lock(&W.mu);
+    for (;;) {
+        workbuf *b = W.full;
+        if (b) {
+            W.full = b->next;
+            memcpy(m->stk, b->e, b->n * sizeof(work));
+            m->n = b->n;
+            b->next = W.freebufs;
+            W.freebufs = b;
+            pthread_mutex_unlock(&W.mu);
+            return true;
+        }
+        if (atomic_load_explicit(&W.next_root, memory_order_relaxed) < W.nroots) {
+            pthread_mutex_unlock(&W.mu);
+            return true;
+        }
+        W.nidle++;
+        atomic_store_explicit(&W.idle_hint, W.nidle, memory_order_relaxed);
+        if (W.nidle == W.nworkers) {
+            W.done = true;
+            pthread_cond_broadcast(&W.cv);
+            pthread_mutex_unlock(&W.mu);
+            return false;
+        }
+        while (!W.full && !W.done)
+            pthread_cond_wait(&W.cv, &W.mu);
+        if (W.done) {
+            pthread_mutex_unlock(&W.mu);
+            return false;
+        }
+        W.nidle--;
+        atomic_store_explicit(&W.idle_hint, W.nidle, memory_order_relaxed);
+    }
+}
+
+/* ---- marking one word -------------------------------------------------- */
+
+static MGC_COLD MGC_NORETURN void checkmark_fail(const mgc_span *s, uintptr_t idx, uintptr_t p)
+{
+    static const char *kinds[] = {"scan", "noscan", "typed", "tiny"};
+    mgc__fatal("gccheckmark: object %p (pointer %p; span %p, size class %u, %zu-byte slots, %s) "
+               "is reachable but was not marked",
+               (void *)(s->base + idx * s->elemsize), (void *)p, (void *)s->base, s->sizeclass,
+               (size_t)s->elemsize, kinds[s->kind]);
+}
+
+static MGC_NOINLINE void overflow(marker *m) { share(m); }
+
+MGC_INLINE void push(marker *m, uintptr_t p, uintptr_t desc)
+{
+    if (unlikely(m->n == LOCAL_CAP))
+        overflow(m);
+    m->stk[m->n].p = p;
+    m->stk[m->n].desc = desc;
+    m->n++;
+}
+
+MGC_INLINE void mark_word(marker *m, uintptr_t p, const int mode)
+{
+    mgc_span *s;
+    if (p - m->last_base < m->last_bytes) {
+        s = m->last;
+    } else {
+        uintptr_t off = p - m->base;
+        if (off >= m->mapped)
+            return;
+        s = atomic_load_explicit(&m->spanmap[off >> MGC_PAGE_SHIFT], memory_order_relaxed);
+        if (!s)
+            return;
+        m->last = s;
+        m->last_base = s->base;
+        m->last_bytes = (uintptr_t)s->npages * MGC_PAGE_SIZE;
+    }
+    uintptr_t idx = mgc__span_index(s, p);
+    if (idx >= s->nelems)
+        return;
+    if (mode == MODE_CHECK) {
+        uint64_t *w = &s->check_bits[idx >> 6];
+        uint64_t bit = (uint64_t)1 << (idx & 63);
+        if ((*w & bit) || !mgc__span_allocated(s, idx))
+            return;
+        *w |= bit;
+        if (!s->mark_bytes[idx])
+            checkmark_fail(s, idx, p);
+    } else {
+        /* Plain byte accesses: a racing worker can only store the same 1. */
+        uint8_t *mb = &s->mark_bytes[idx];
+        if (__atomic_load_n(mb, __ATOMIC_RELAXED))
+            return;
+        if (idx >= s->freeindex && !mgc__bit_get(s->alloc_bits, idx))
+            return; /* a free slot: never resurrect it */
+        __atomic_store_n(mb, 1, __ATOMIC_RELAXED);
+    }
+    m->marked_bytes += s->elemsize;
+    if (s->kind == MGC_KIND_NOSCAN || s->kind == MGC_KIND_TINY)
+        return;
+    push(m, s->base + idx * s->elemsize, s->elemsize << 1 | (s->kind == MGC_KIND_TYPED));
+}
+
+/* ---- scanning ---------------------------------------------------------- */
+
+MGC_NO_SANITIZE MGC_INLINE void scan_range(marker *m, uintptr_t lo, uintptr_t hi, const int mode)
+{
+    for (const uintptr_t *q = (const uintptr_t *)lo; q < (const uintptr_t *)hi; q++)
+        mark_word(m, *q, mode);
+}
+
+/* Pointer words of elements of type t laid out from data, within [lo, hi). */
+MGC_NO_SANITIZE static void scan_typed_range(marker *m, uintptr_t data, const mgc_type *t, uintptr_t lo,
+                                             uintptr_t hi, const int mode)
+{
+    size_t esz = t->size, nptr = t->ptrdata / sizeof(void *);
+    if (nptr == 0 || lo >= hi)
+        return;
+    uintptr_t e = data + (lo - data) / esz * esz;
+    for (; e < hi; e += esz) {
+        for (size_t w = 0; w < nptr; w++) {
+            if (!((t->ptrmask[w >> 3] >> (w & 7)) & 1))
+                continue;
+            uintptr_t a = e + w * sizeof(void *);
+            if (a < lo)
+                continue;
+            if (a >= hi)
+                break;
+            mark_word(m, *(const uintptr_t *)a, mode);
+        }
+    }
+}
+
+MGC_NO_SANITIZE MGC_INLINE void scan_typed(marker *m, uintptr_t p, uintptr_t len, const int mode)
+{
+    mgc_span *s = atomic_load_explicit(&m->spanmap[(p - m->base) >> MGC_PAGE_SHIFT], memory_order_relaxed);
+    if (!s->large && s->elemsize <= MGC_TYPED_BITS_MAX) {
+        /* Small typed object: its pointer words are in the span's heap bits. */
+        uintptr_t w0 = (p - s->base) / sizeof(void *), nw = len / sizeof(void *);
+        uint64_t bits = s->heap_bits[w0 >> 6] >> (w0 & 63);
+        if ((w0 & 63) + nw > 64)
+            bits |= s->heap_bits[(w0 >> 6) + 1] << (64 - (w0 & 63));
+        if (nw < 64)
+            bits &= ((uint64_t)1 << nw) - 1;
+        const uintptr_t *q = (const uintptr_t *)p;
+        while (bits) {
+            mark_word(m, q[mgc__ctz64(bits)], mode);
+            bits &= bits - 1;
+        }
+        return;
+    }
+    uintptr_t data;
+    const mgc_type *t;
+    size_t count;
+    if (s->large) {
+        data = s->base;
+        t = s->large_type;
+        count = s->large_count;
+    } else {
+        uintptr_t obj = s->base + mgc__span_index(s, p) * s->elemsize;
+        data = obj + MGC_TYPED_HEADER;
+        t = ((const mgc_type *const *)obj)[0];
+        count = ((const size_t *)obj)[1];
+    }
+    if (!t)
+        return;
+    uintptr_t end = data + t->size * count;
+    uintptr_t lo = p > data ? p : data, hi = p + len < end ? p + len : end;
+    scan_typed_range(m, data, t, lo, hi, mode);
+}
+
+MGC_NO_SANITIZE MGC_INLINE void scan_work(marker *m, work w, const int mode)
+{
+    uintptr_t len = w.desc >> 1;
+    if (len > OBLET) {
+        push(m, w.p + OBLET, ((len - OBLET) << 1) | (w.desc & 1));
+        len = OBLET;
+    }
+    if (w.desc & W_TYPED)
+        scan_typed(m, w.p, len, mode);
+    else
+        scan_range(m, w.p, w.p + len, mode);
+}
+
+MGC_NO_SANITIZE MGC_INLINE void drain(marker *m, const int mode)
+{
+    work ring[RING];
+    unsigned head = 0, cnt = 0, since = 0;
+    for (;;) {
+        while (cnt < RING && m->n) {
+            work w = m->stk[--m->n];
+            __builtin_prefetch((const void *)w.p);
+            ring[(head + cnt) & (RING - 1)] = w;
+            cnt++;
+        }
+        if (!cnt)
+            return;
+        work w = ring[head];
+        head = (head + 1) & (RING - 1);
+        cnt--;
+        scan_work(m, w, mode);
+        if (mode == MODE_PARALLEL && ++since >= 64) {
+            since = 0;
+            if (atomic_load_explicit(&W.idle_hint, memory_order_relaxed) && m->n > 16)
+                share(m);
+        }
+    }
+}
+
+MGC_NO_SANITIZE MGC_INLINE void worker(marker *m, const int mode)
+{
+    m->base = mgc__heap.base;
+    m->mapped = atomic_load_explicit(&mgc__heap.mapped, memory_order_relaxed);
+    m->spanmap = mgc__heap.spanmap;
+    m->last = NULL;
+    m->last_base = 0;
+    m->last_bytes = 0;
+    for (;;) {
+        size_t i;
+        while ((i = atomic_fetch_add_explicit(&W.next_root, 1, memory_order_relaxed)) < W.nroots) {
+            const mgc_root *r = &W.roots[i];
+            if (r->kind == MGC_ROOT_STACK)
+                m->stack_bytes += r->hi - r->lo;
+            else
+                m->global_bytes += r->hi - r->lo;
+            scan_range(m, r->lo, r->hi, mode);
+            drain(m, mode);
+        }
+        drain(m, mode);
+        if (!get_work(m))
+            return;
+    }
+}
+
+MGC_NO_SANITIZE static void worker_serial(marker *m) { worker(m, MODE_SERIAL); }
+MGC_NO_SANITIZE static void worker_parallel(marker *m) { worker(m, MODE_PARALLEL); }
+MGC_NO_SANITIZE static void worker_check(marker *m) { worker(m, MODE_CHECK); }
+
+static void run_worker(marker *m, int mode)
+{
+    uint64_t c0 = mgc__os_thread_cputime();
+    if (mode == MODE_PARALLEL)
+        worker_parallel(m);
+    else if (mode == MODE_CHECK)
+        worker_check(m);
+    else
+        worker_serial(m);
+    m->cpu_ns = mgc__os_thread_cputime() - c0;
+}
+
+/* ---- helpers and the coordinator --------------------------------------- */
+
+static marker *marker_new(void)
+{
+    marker *m = mgc__meta_alloc(sizeof *m, MGC_META_GC);
+    m->stk = mgc__meta_alloc(LOCAL_CAP * sizeof(work), MGC_META_GC);
+    return m;
+}
+
+static void *helper_main(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    uint32_t seen = W.markers[id]->gen_seen;
+    for (;;) {
+        uint32_t g;
+        while ((g = atomic_load_explicit(&W.start_gen, memory_order_acquire)) == seen)
+            mgc__os_futex_wait(&W.start_gen, seen, 0);
+        seen = g;
+        if (id < W.round_workers) {
+            run_worker(W.markers[id], W.mode);
+            atomic_fetch_add_explicit(&W.finished, 1, memory_order_release);
+            mgc__os_futex_wake(&W.finished, 1);
+        }
+    }
+    return NULL;
+}
+
+void mgc__mark_prepare(int n)
+{
+    if (n > MAX_WORKERS)
+        n = MAX_WORKERS;
+    if (!W.markers[0])
+        W.markers[0] = marker_new();
+    while (W.nhelpers < n - 1) {
+        int id = W.nhelpers + 1;
+        if (!W.markers[id])
+            W.markers[id] = marker_new();
+        W.markers[id]->gen_seen = atomic_load_explicit(&W.start_gen, memory_order_relaxed);
+        pthread_t pt;
+        if (mgc__thread_spawn_internal(&pt, helper_main, (void *)(intptr_t)id) != 0)
+            break; /* run with the workers we have */
+        W.nhelpers++;
+    }
+}
+
+static void run(const mgc_root *roots, size_t nroots, int nworkers, int mode, mgc_mark_result *res)
+{
+    if (nworkers > W.nhelpers + 1)
+        nworkers = W.nhelpers + 1;
+    W.roots = roots;
+    W.nroots = nroots;
+    atomic_store_explicit(&W.next_root, 0, memory_order_relaxed);
+    W.nworkers = nworkers;
+    W.nidle = 0;
+    W.done = false;
+    atomic_store_explicit(&W.idle_hint, 0, memory_order_relaxed);
+    W.mode = nworkers > 1 ? MODE_PARALLEL : mode;
+    for (int i = 0; i < nworkers; i++) {
+        marker *m = W.markers[i];
+        m->n = 0;
+        m->marked_bytes = m->stack_bytes = m->global_bytes = m->cpu_ns = 0;
+    }
+    W.round_workers = nworkers;
+    atomic_store_explicit(&W.finished, 0, memory_order_relaxed);
+    if (nworkers > 1) {
+        /* release: the set-up above happens-before the helpers' work. */
+        atomic_fetch_add_explicit(&W.start_gen, 1, memory_order_release);
+        mgc__os_futex_wake(&W.start_gen, INT32_MAX);
+    }
+    run_worker(W.markers[0], W.mode);
+    uint32_t f;
+    while ((f = atomic_load_explicit(&W.finished, memory_order_acquire)) < (uint32_t)(nworkers - 1))
+        mgc__os_futex_wait(&W.finished, f, 0);
+    if (res) {
+        memset(res, 0, sizeof *res);
+        res->nworkers = nworkers;
+        for (int i = 0; i < nworkers; i++) {
+            marker *m = W.markers[i];
+            res->marked_bytes += m->marked_bytes;
+            res->stack_bytes += m->stack_bytes;
+            res->global_bytes += m->global_bytes;
+            res->cpu_ns += m->cpu_ns;
+        }
+    }
+}
+
+void mgc__mark(const mgc_root *roots, size_t nroots, int nworkers, mgc_mark_result *res)
+{
+    if (nworkers > MAX_WORKERS)
+        nworkers = MAX_WORKERS;
+    run(roots, nroots, nworkers < 1 ? 1 : nworkers, MODE_SERIAL, res);
+}
+
+void mgc__mark_check(const mgc_root *roots, size_t nroots)
+{
+    mgc__lock(&mgc__heap.lock);
+    for (size_t i = 0; i < mgc__heap.nallspans; i++) {
+        mgc_span *s = mgc__heap.allspans[i];
+        s->check_bits = mgc__meta_alloc(s->nbitwords * 8, MGC_META_GC);
+    }
+    run(roots, nroots, 1, MODE_CHECK, NULL);
+    for (size_t i = 0; i < mgc__heap.nallspans; i++) {
+        mgc_span *s = mgc__heap.allspans[i];
+        mgc__meta_free(s->check_bits, s->nbitwords * 8, MGC_META_GC);
+        s->check_bits = NULL;
+    }
+    mgc__unlock(&mgc__heap.lock);
+}
+
+void mgc__mark_black_range(mgc_span *s, uint32_t from, uint32_t to)
+{
+    for (uint32_t i = from; i < to; i++)
+        if (!mgc__bit_get(s->alloc_bits, i))
+            __atomic_store_n(&s->mark_bytes[i], 1, __ATOMIC_RELAXED);
+}
+
+void mgc__mark_fork_child(void)
+{
+    /* The helper threads do not exist in the child: start afresh. */
+    pthread_mutex_init(&W.mu, NULL);
+    pthread_cond_init(&W.cv, NULL);
+    W.nhelpers = 0;
+    W.full = NULL;
+}

@@ -1,0 +1,199 @@
+/*
+ * roots.c — the root set (roots.h): data segments found with
+ * dl_iterate_phdr, registered ranges, thread stacks, saved registers,
+ * static TLS blocks and the arguments of threads being started.
+ *
+ * What is left out: mgc's own state (the "mgc_state" section: central lists,
+ * heap tables, registry), which holds metadata addresses and would only slow
+ * marking or keep objects alive that the program dropped, and each
+ * segment's RELRO part, read-only after relocation.
+ */
+#include "internal/roots.h"
+#include "internal/lock.h"
+#include "internal/meta.h"
+#include "internal/threads.h"
+
+#include <link.h>
+#include <unistd.h>
+
+#define ROOT_BLOCK (256 * 1024)
+
+typedef struct range {
+    uintptr_t lo, hi;
+} range;
+
+typedef struct range_vec {
+    range *v;
+    size_t n, cap;
+} range_vec;
+
+static struct {
+    mgc_lock lock;    /* user ranges; taken inside no-suspend sections */
+    range_vec user;   /* lock */
+    range_vec segs;   /* writable data of loaded objects; gc lock */
+    mgc_root *jobs;   /* gc lock */
+    size_t njobs, capjobs;
+    bool warned_stack;
+} R MGC_STATE;
+
+extern char __start_mgc_state[] __attribute__((visibility("hidden")));
+extern char __stop_mgc_state[] __attribute__((visibility("hidden")));
+
+static void vec_push(range_vec *v, uintptr_t lo, uintptr_t hi)
+{
+    if (v->n == v->cap) {
+        size_t ncap = v->cap ? v->cap * 2 : 32;
+        range *n = mgc__meta_alloc(ncap * sizeof *n, MGC_META_GC);
+        if (v->n)
+            memcpy(n, v->v, v->n * sizeof *n);
+        mgc__meta_free(v->v, v->cap * sizeof *n, MGC_META_GC);
+        v->v = n;
+        v->cap = ncap;
+    }
+    v->v[v->n++] = (range){lo, hi};
+}
+
+/* Add [lo, hi) minus the excluded ranges (sorted by lo, disjoint). */
+static void push_minus(range_vec *v, uintptr_t lo, uintptr_t hi, const range *ex, size_t nex)
+{
+    for (size_t i = 0; i < nex && lo < hi; i++) {
+        if (ex[i].hi <= lo || ex[i].lo >= hi)
+            continue;
+        if (ex[i].lo > lo)
+            vec_push(v, lo, ex[i].lo);
+        lo = ex[i].hi;
+    }
+    if (lo < hi)
+        vec_push(v, lo, hi);
+}
+
+static int seg_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    (void)data;
+    range ex[2];
+    size_t nex = 0;
+    ex[nex++] = (range){(uintptr_t)__start_mgc_state, (uintptr_t)__stop_mgc_state};
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_GNU_RELRO) {
+            uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+            ex[nex++] = (range){lo, lo + ph->p_memsz};
+            break;
+        }
+    }
+    if (nex == 2 && ex[1].lo < ex[0].lo) {
+        range tmp = ex[0];
+        ex[0] = ex[1];
+        ex[1] = tmp;
+    }
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W) || ph->p_memsz == 0)
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        push_minus(&R.segs, mgc__round_up(lo, sizeof(void *)),
+                   mgc__round_down(lo + ph->p_memsz, sizeof(void *)), ex, nex);
+    }
+    return 0;
+}
+
+void mgc__roots_refresh_segments(void)
+{
+    R.segs.n = 0;
+    dl_iterate_phdr(seg_cb, NULL);
+}
+
+static void job(uintptr_t lo, uintptr_t hi, enum mgc_root_kind kind)
+{
+    lo = mgc__round_up(lo, sizeof(void *));
+    while (lo < hi) {
+        uintptr_t end = hi - lo > ROOT_BLOCK ? lo + ROOT_BLOCK : hi;
+        if (R.njobs == R.capjobs) {
+            size_t ncap = R.capjobs ? R.capjobs * 2 : 256;
+            mgc_root *n = mgc__meta_alloc(ncap * sizeof *n, MGC_META_GC);
+            if (R.njobs)
+                memcpy(n, R.jobs, R.njobs * sizeof *n);
+            mgc__meta_free(R.jobs, R.capjobs * sizeof *n, MGC_META_GC);
+            R.jobs = n;
+            R.capjobs = ncap;
+        }
+        R.jobs[R.njobs++] = (mgc_root){lo, end, kind};
+        lo = end;
+    }
+}
+
+static void starting_job(void *ctx, uintptr_t lo, uintptr_t hi)
+{
+    (void)ctx;
+    job(lo, hi, MGC_ROOT_GLOBAL);
+}
+
+size_t mgc__roots_collect(mgc_root **out)
+{
+    R.njobs = 0;
+    for (size_t i = 0; i < R.segs.n; i++)
+        job(R.segs.v[i].lo, R.segs.v[i].hi, MGC_ROOT_GLOBAL);
+    /* No mutator holds R.lock: it is taken only inside no-suspend sections. */
+    mgc__lock(&R.lock);
+    for (size_t i = 0; i < R.user.n; i++)
+        job(R.user.v[i].lo, R.user.v[i].hi, MGC_ROOT_GLOBAL);
+    mgc__unlock(&R.lock);
+    MGC_FOR_EACH_THREAD(t)
+    {
+        uintptr_t lo = t->stop_sp;
+        if (t->stack_unknown) {
+            /* Stopped on a stack we do not know (an alternate signal stack).
+               A pthread stack is mapped whole: scan all of it. The main
+               thread's may not be: say so once. */
+            if (t->tid != getpid()) {
+                lo = t->stack_lo;
+            } else {
+                if (!R.warned_stack)
+                    mgc__warn("main thread stopped outside its stack; its stack is not scanned");
+                R.warned_stack = true;
+                lo = t->stack_hi;
+            }
+        }
+        job(lo, t->stack_hi, MGC_ROOT_STACK);
+        job((uintptr_t)t->regs, (uintptr_t)(t->regs + t->nregs), MGC_ROOT_STACK);
+        for (int i = 0; i < t->ntls; i++)
+            job(t->tls_lo[i], t->tls_hi[i], MGC_ROOT_GLOBAL);
+    }
+    mgc__threads_starting_roots(starting_job, NULL);
+    *out = R.jobs;
+    return R.njobs;
+}
+
+void mgc_add_roots(void *start, void *end)
+{
+    MGC_CHECK((uintptr_t)start <= (uintptr_t)end, "mgc_add_roots: start %p is above end %p", start, end);
+    mgc_thread *t = mgc__thread_current();
+    mgc__cs_enter(t);
+    mgc__lock(&R.lock);
+    vec_push(&R.user, (uintptr_t)start, (uintptr_t)end);
+    mgc__unlock(&R.lock);
+    mgc__cs_exit(t);
+}
+
+void mgc_remove_roots(void *start, void *end)
+{
+    /* Removes every registered range lying within [start, end). */
+    mgc_thread *t = mgc__thread_current();
+    mgc__cs_enter(t);
+    mgc__lock(&R.lock);
+    size_t j = 0;
+    for (size_t i = 0; i < R.user.n; i++) {
+        range r = R.user.v[i];
+        if (r.lo >= (uintptr_t)start && r.hi <= (uintptr_t)end)
+            continue;
+        R.user.v[j++] = r;
+    }
+    R.user.n = j;
+    mgc__unlock(&R.lock);
+    mgc__cs_exit(t);
+}
+
+void mgc__roots_fork_prepare(void) { mgc__lock(&R.lock); }
+void mgc__roots_fork_parent(void) { mgc__unlock(&R.lock); }
+void mgc__roots_fork_child(void) { mgc__lock_init(&R.lock); }

@@ -1,0 +1,195 @@
+/*
+ * sweep.c — sweeping (sweep.h): mark bits become alloc bits, dead slots are
+ * counted as freed, empty spans go back to the page heap.
+ *
+ * Sweeping a small span touches only its bitmaps (a popcount, a pointer
+ * swap and a clear), never the objects: dead slots keep their bytes until
+ * they are reused and zeroed then (needzero). That keeps the sweeper cheap
+ * enough to run lazily inside allocation.
+ *
+ * Invariants: `unswept` is the number of spans still to sweep this cycle; it
+ * is set at mark termination (world stopped, every span on a central list)
+ * and reaches zero exactly when every span is swept, because each span is
+ * popped and swept under its class lock in one step. Nothing sweeps while
+ * the world is stopped, since a cycle starts only when `unswept` is zero.
+ */
+#include "internal/sweep.h"
+#include "internal/central.h"
+#include "internal/gc.h"
+#include "internal/heap.h"
+#include "internal/os.h"
+#include "internal/stats.h"
+#include "internal/threads.h"
+#include "internal/track.h"
+
+#include <sched.h>
+
+static struct {
+    _Atomic uint64_t unswept; /* spans left to sweep this cycle */
+    _Atomic uint32_t cursor;  /* class where the next sweep_one starts; a hint */
+    _Atomic uint32_t gen;     /* bumped to wake the background sweeper */
+    bool bg_started;          /* gc lock */
+} SW MGC_STATE;
+
+static void poison_dead(const mgc_span *s)
+{
+    if (!MGC_ASAN)
+        return;
+    for (uint32_t i = 0; i < s->nelems; i++)
+        if (mgc__span_allocated(s, i) && !s->mark_bytes[i])
+            MGC_TRACK_POISON(s->base + (uintptr_t)i * s->elemsize, s->elemsize);
+}
+
+/* Eight mark bytes (each 0 or 1) to eight bits, byte i to bit i. */
+MGC_INLINE uint64_t pack8(uint64_t x) { return (x * 0x0102040810204080ull) >> 56; }
+
+enum mgc_sweep_result mgc__sweep_span(mgc_span *s, uint32_t sg)
+{
+    /* The caller's claim (sweepgen sg-1) becomes visible before any change
+       below: readers of the bits use sweepgen as a seqlock (alloc.c). */
+    atomic_thread_fence(memory_order_release);
+    atomic_fetch_sub_explicit(&SW.unswept, 1, memory_order_release);
+    if (s->large) {
+        if (!s->mark_bytes[0]) {
+            mgc__stat_add(&mgc__stats.large_nfree, 1);
+            mgc__stat_add(&mgc__stats.large_free_bytes, s->elemsize);
+            mgc__heap_free_span(s);
+            return MGC_SWEEP_FREED;
+        }
+        s->mark_bytes[0] = 0;
+        atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
+        return MGC_SWEEP_FULL;
+    }
+    /* New alloc bits from the mark bytes, eight at a time. */
+    uint64_t live[MGC_MAX_OBJS_PER_SPAN / 64];
+    const uint64_t *mb = (const uint64_t *)s->mark_bytes;
+    uint32_t nlive = 0;
+    for (uint32_t w = 0; w < s->nbitwords; w++) {
+        uint64_t bits = 0;
+        for (uint32_t k = 0; k < 8 && w * 8 + k < s->nmarkwords; k++)
+            bits |= pack8(mb[w * 8 + k]) << (8 * k);
+        live[w] = bits;
+        nlive += mgc__popcount64(bits);
+    }
+    MGC_CHECK(nlive <= s->alloc_count,
+              "sweep: span %p (class %u) has %u marked objects but only %u allocated", (void *)s->base,
+              s->sizeclass, nlive, s->alloc_count);
+    uint32_t nfreed = s->alloc_count - nlive;
+    if (nfreed) {
+        mgc__stat_add(&mgc__stats.nfree[s->sizeclass], nfreed);
+        poison_dead(s);
+    }
+    if (nlive == 0) {
+        mgc__heap_free_span(s);
+        return MGC_SWEEP_FREED;
+    }
+    /* Readers of the bits (mgc_base) retry while sweepgen is sg-1. */
+    for (uint32_t w = 0; w < s->nbitwords; w++)
+        __atomic_store_n(&s->alloc_bits[w], live[w], __ATOMIC_RELAXED);
+    __atomic_store_n(&s->freeindex, 0, __ATOMIC_RELAXED);
+    memset(s->mark_bytes, 0, s->nmarkwords * sizeof(uint64_t));
+    s->alloc_cache = ~live[0];
+    s->alloc_count = nlive;
+    if (nfreed)
+        s->needzero = 1;
+    atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
+    return nlive == s->nelems ? MGC_SWEEP_FULL : MGC_SWEEP_PARTIAL;
+}
+
+bool mgc__sweep_one(void)
+{
+    if (atomic_load_explicit(&SW.unswept, memory_order_acquire) == 0)
+        return false;
+    uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_acquire);
+    unsigned un = mgc__unswept_index(sg), sw = mgc__swept_index(sg);
+    unsigned start = atomic_load_explicit(&SW.cursor, memory_order_relaxed);
+    for (unsigned k = 0; k < MGC_NUM_SPAN_CLASSES; k++) {
+        unsigned spc = (start + k) % MGC_NUM_SPAN_CLASSES;
+        mgc_central *c = &mgc__central[spc];
+        /* Unlocked peek; the decision is made again under the lock. */
+        if (!__atomic_load_n(&c->partial[un], __ATOMIC_RELAXED) &&
+            !__atomic_load_n(&c->full[un], __ATOMIC_RELAXED))
+            continue;
+        mgc__lock(&c->lock);
+        mgc_span *s = mgc__list_pop(&c->partial[un]);
+        if (!s)
+            s = mgc__list_pop(&c->full[un]);
+        if (!s) {
+            mgc__unlock(&c->lock);
+            continue;
+        }
+        uint32_t want = sg - 2;
+        bool ok = atomic_compare_exchange_strong_explicit(&s->sweepgen, &want, sg - 1,
+                                                          memory_order_acquire, memory_order_relaxed);
+        MGC_CHECK(ok, "span %p on an unswept list has sweepgen %u, heap %u", (void *)s->base, want, sg);
+        enum mgc_sweep_result r = mgc__sweep_span(s, sg);
+        if (r == MGC_SWEEP_PARTIAL)
+            mgc__list_push(&c->partial[sw], s, MGC_LIST_PARTIAL);
+        else if (r == MGC_SWEEP_FULL)
+            mgc__list_push(&c->full[sw], s, MGC_LIST_FULL);
+        mgc__unlock(&c->lock);
+        atomic_store_explicit(&SW.cursor, spc, memory_order_relaxed);
+        return true;
+    }
+    return false;
+}
+
+void mgc__sweep_finish(void)
+{
+    /* A mutator sweeps inside no-suspend sections (it takes central locks),
+       one span per section so a stop is never delayed by more than that. */
+    mgc_thread *t = mgc__self;
+    for (;;) {
+        if (t)
+            mgc__cs_enter(t);
+        bool more = mgc__sweep_one();
+        if (t)
+            mgc__cs_exit(t);
+        if (!more)
+            break;
+    }
+    /* Someone may still hold the last span under its lock: a few hundred
+       nanoseconds at most. */
+    while (atomic_load_explicit(&SW.unswept, memory_order_acquire) != 0)
+        sched_yield();
+}
+
+bool mgc__sweep_done(void) { return atomic_load_explicit(&SW.unswept, memory_order_acquire) == 0; }
+
+static void *bg_main(void *arg)
+{
+    (void)arg;
+    uint32_t seen = 0;
+    for (;;) {
+        uint32_t g;
+        while ((g = atomic_load_explicit(&SW.gen, memory_order_acquire)) == seen)
+            mgc__os_futex_wait(&SW.gen, seen, 0);
+        seen = g;
+        while (mgc__sweep_one())
+            ;
+    }
+    return NULL;
+}
+
+void mgc__sweep_prepare(void)
+{
+    if (SW.bg_started)
+        return;
+    pthread_t pt;
+    if (mgc__thread_spawn_internal(&pt, bg_main, NULL) == 0)
+        SW.bg_started = true;
+}
+
+void mgc__sweep_begin(uint64_t nspans)
+{
+    atomic_store_explicit(&SW.unswept, nspans, memory_order_release);
+    atomic_fetch_add_explicit(&SW.gen, 1, memory_order_release);
+    mgc__os_futex_wake(&SW.gen, 1);
+}
+
+void mgc__sweep_fork_child(void)
+{
+    /* No background sweeper in the child until the next cycle starts one. */
+    SW.bg_started = false;
+    atomic_store_explicit(&SW.gen, 0, memory_order_relaxed);
+}

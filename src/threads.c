@@ -1,0 +1,399 @@
+/*
+ * threads.c — the thread registry, attach/detach, stopping and restarting
+ * the world with SIGPWR, and mgc_pthread_create (threads.h has the protocol).
+ *
+ * Invariants:
+ *   - Registered threads take the central, heap, meta and roots locks only
+ *     inside a no-suspend section: the collector takes them with the world
+ *     stopped. The registry lock is different: the collector takes it
+ *     before it stops anyone, so a thread may hold it anywhere. Threads not
+ *     (yet) registered are never stopped and may hold any lock.
+ *   - With the world stopped the collector never calls malloc, stdio,
+ *     pthread_create or dl_iterate_phdr: a stopped thread may hold their
+ *     locks.
+ *   - A thread is on the registry list iff mgc__self is set in it; it is
+ *     inserted after mgc__self is set (so its handler can always find it)
+ *     and removed under the registry lock (so a stop never signals a thread
+ *     that is gone).
+ *   - The collector holds the registry lock from stop to start: the set of
+ *     threads cannot change while the world is stopped.
+ *   - Per stop epoch a thread acknowledges at most once (stopped_epoch).
+ *   - The epoch is odd exactly while a stop is in progress; a SIGPWR that
+ *     arrives when it is even is ignored.
+ */
+#include "internal/threads.h"
+#include "internal/cache.h"
+#include "internal/gc.h"
+#include "internal/meta.h"
+#include "internal/os.h"
+
+#include <errno.h>
+#include <link.h>
+#include <signal.h>
+
+#define MGC_SIG_SUSPEND SIGPWR
+
+typedef struct start_rec {
+    void *(*fn)(void *);
+    void *arg; /* a root until the new thread has it on its own stack */
+    struct start_rec *next, *prev;
+} start_rec;
+
+static struct {
+    mgc_lock lock;            /* the registry lock */
+    mgc_thread *list;         /* lock */
+    uint32_t count;           /* lock */
+    start_rec *starting;      /* lock */
+    _Atomic uint32_t epoch;   /* odd while stopping/stopped; see above */
+    _Atomic uint32_t acks;    /* acknowledgements in this epoch */
+    pthread_key_t key;        /* destructor detaches exiting threads */
+} reg MGC_STATE;
+
+__thread mgc_thread *mgc__self __attribute__((tls_model("initial-exec")));
+
+/* ---- stopping ---------------------------------------------------------- */
+
+/* Acknowledge the stop of epoch e and sleep until it ends. sp is the lowest
+   stack address that may hold the program's data. */
+static void stop_self(mgc_thread *t, uint32_t e, uintptr_t sp)
+{
+    t->stop_sp = sp;
+    t->stack_unknown = sp < t->stack_lo || sp >= t->stack_hi;
+    atomic_store_explicit(&t->stopped_epoch, e, memory_order_relaxed);
+    /* release: stop_sp, regs and every write the thread made to its cache
+       and the heap happen-before the collector's acquire of acks. */
+    atomic_fetch_add_explicit(&reg.acks, 1, memory_order_release);
+    mgc__os_futex_wake(&reg.acks, 1);
+    /* acquire: the collector's changes (flushed cache) are visible on return. */
+    while (atomic_load_explicit(&reg.epoch, memory_order_acquire) == e)
+        mgc__os_futex_wait(&reg.epoch, e, 0);
+}
+
+static void suspend_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)si;
+    int saved_errno = errno;
+    mgc_thread *t = mgc__self;
+    uint32_t e = atomic_load_explicit(&reg.epoch, memory_order_acquire);
+    if (t && (e & 1) && atomic_load_explicit(&t->stopped_epoch, memory_order_relaxed) != e) {
+        if (atomic_load_explicit(&t->in_cs, memory_order_relaxed)) {
+            /* Mid-allocation: finish it, stop at mgc__cs_exit. */
+            atomic_store_explicit(&t->suspend_pending, 1, memory_order_relaxed);
+        } else {
+            t->nregs = mgc__arch_copy_regs(uc, t->regs);
+            /* The handler runs on the thread's stack below the interrupted
+               frame and the kernel's saved context; if it runs on an
+               alternate signal stack, fall back to the interrupted SP. */
+            uintptr_t sp = MGC_ARCH_SP();
+            if (sp < t->stack_lo || sp >= t->stack_hi)
+                sp = mgc__arch_context_sp(uc) - MGC_ARCH_REDZONE;
+            stop_self(t, e, sp);
+        }
+    }
+    errno = saved_errno;
+}
+
+MGC_NOINLINE void mgc__thread_stop_deferred(mgc_thread *t)
+{
+    atomic_store_explicit(&t->suspend_pending, 0, memory_order_relaxed);
+    uint32_t e = atomic_load_explicit(&reg.epoch, memory_order_acquire);
+    if (!(e & 1) || atomic_load_explicit(&t->stopped_epoch, memory_order_relaxed) == e)
+        return;
+    /* Spill callee-saved registers into this frame so the stack scan from
+       here up sees every value the program holds. */
+    __builtin_unwind_init();
+    t->nregs = 0;
+    stop_self(t, e, MGC_ARCH_SP());
+}
+
+void mgc__stw_stop(void)
+{
+    mgc_thread *self = mgc__self;
+    mgc__lock(&reg.lock);
+    atomic_store_explicit(&reg.acks, 0, memory_order_relaxed);
+    uint32_t e = atomic_fetch_add_explicit(&reg.epoch, 1, memory_order_acq_rel) + 1;
+    MGC_CHECK(e & 1, "stop-the-world epoch %u is even", e);
+    uint32_t n = 0;
+    for (mgc_thread *t = reg.list; t; t = t->next) {
+        if (t == self)
+            continue;
+        int err = pthread_kill(t->pthread, MGC_SIG_SUSPEND);
+        MGC_CHECK(err == 0, "cannot signal attached thread %d to stop: %s (exited without detaching?)",
+                  t->tid, strerror(err));
+        n++;
+    }
+    uint64_t t0 = mgc__os_nanotime(), next_resend = t0 + 100000000u;
+    bool warned = false;
+    uint32_t a;
+    while ((a = atomic_load_explicit(&reg.acks, memory_order_acquire)) < n) {
+        mgc__os_futex_wait(&reg.acks, a, 10000000u);
+        uint64_t now = mgc__os_nanotime();
+        if (now < next_resend)
+            continue;
+        /* A thread that has not answered in 100 ms gets the signal again
+           (it may have had it blocked); after 2 s we say so, once. */
+        next_resend = now + 100000000u;
+        for (mgc_thread *t = reg.list; t; t = t->next) {
+            if (t == self || atomic_load_explicit(&t->stopped_epoch, memory_order_relaxed) == e)
+                continue;
+            pthread_kill(t->pthread, MGC_SIG_SUSPEND);
+            if (!warned && now - t0 > 2000000000u) {
+                mgc__warn("thread %d has not stopped for a collection after 2 s "
+                          "(is SIGPWR blocked in it?); still waiting", t->tid);
+                warned = true;
+            }
+        }
+    }
+}
+
+void mgc__stw_start(void)
+{
+    uint32_t e = atomic_fetch_add_explicit(&reg.epoch, 1, memory_order_release) + 1;
+    MGC_CHECK(!(e & 1), "stop-the-world epoch %u is odd after restart", e);
+    mgc__os_futex_wake(&reg.epoch, INT32_MAX);
+    mgc__unlock(&reg.lock);
+}
+
+mgc_thread *mgc__threads_first(void) { return reg.list; }
+uint32_t mgc__threads_count(void) { return reg.count; }
+
+void mgc__thread_save_self(mgc_thread *t, uintptr_t sp)
+{
+    t->stop_sp = sp;
+    t->nregs = 0;
+    t->stack_unknown = sp < t->stack_lo || sp >= t->stack_hi;
+}
+
+void mgc__threads_starting_roots(void (*fn)(void *ctx, uintptr_t lo, uintptr_t hi), void *ctx)
+{
+    for (start_rec *r = reg.starting; r; r = r->next)
+        fn(ctx, (uintptr_t)&r->arg, (uintptr_t)(&r->arg + 1));
+}
+
+/* ---- attach and detach ------------------------------------------------- */
+
+static int tls_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    mgc_thread *t = data;
+    if (!info->dlpi_tls_data)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_TLS && ph->p_memsz && t->ntls < MGC_MAX_TLS_RANGES) {
+            uintptr_t lo = (uintptr_t)info->dlpi_tls_data;
+            t->tls_lo[t->ntls] = lo;
+            t->tls_hi[t->ntls] = lo + ph->p_memsz;
+            t->ntls++;
+        }
+    }
+    return 0;
+}
+
+static mgc_thread *attach_self(void)
+{
+    mgc_thread *t = mgc__meta_alloc(sizeof *t, MGC_META_MCACHE);
+    mgc__cache_init(&t->cache);
+    t->pthread = pthread_self();
+    t->tid = mgc__os_gettid();
+    pthread_attr_t attr;
+    void *addr = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(t->pthread, &attr) == 0) {
+        pthread_attr_getstack(&attr, &addr, &size);
+        pthread_attr_destroy(&attr);
+    }
+    MGC_CHECK(addr != NULL, "cannot find the stack of thread %d", t->tid);
+    t->stack_lo = (uintptr_t)addr;
+    t->stack_hi = (uintptr_t)addr + size;
+    /* Static TLS blocks of every module loaded now: __thread variables can
+       hold heap pointers too. */
+    dl_iterate_phdr(tls_cb, t);
+    pthread_setspecific(reg.key, t);
+    mgc__self = t;
+    mgc__lock(&reg.lock);
+    t->prev = NULL;
+    t->next = reg.list;
+    if (reg.list)
+        reg.list->prev = t;
+    reg.list = t;
+    reg.count++;
+    mgc__unlock(&reg.lock);
+    return t;
+}
+
+mgc_thread *mgc__thread_current(void)
+{
+    mgc_thread *t = mgc__self;
+    if (likely(t != NULL))
+        return t;
+    mgc__ensure_init();
+    return attach_self();
+}
+
+int mgc_thread_attach(void)
+{
+    mgc__thread_current();
+    return 0;
+}
+
+static void detach(mgc_thread *t)
+{
+    mgc__cs_enter(t);
+    mgc__cache_flush(&t->cache);
+    mgc__cs_exit(t);
+    /* Still registered while waiting for the lock: a collection that holds
+       it stops this thread like any other. */
+    mgc__lock(&reg.lock);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        reg.list = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    reg.count--;
+    mgc__unlock(&reg.lock);
+    mgc__self = NULL;
+    pthread_setspecific(reg.key, NULL);
+    mgc__meta_free(t, sizeof *t, MGC_META_MCACHE);
+}
+
+void mgc_thread_detach(void)
+{
+    mgc_thread *t = mgc__self;
+    if (t)
+        detach(t);
+}
+
+static void key_destructor(void *p)
+{
+    /* The thread is exiting; if a later destructor allocates again it will
+       re-attach and this destructor will run once more. */
+    if (p && mgc__self == p)
+        detach(p);
+}
+
+/* ---- thread creation --------------------------------------------------- */
+
+static void unlink_start(start_rec *r)
+{
+    mgc__lock(&reg.lock);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        reg.starting = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    mgc__unlock(&reg.lock);
+}
+
+static void *thread_start(void *p)
+{
+    start_rec *r = p;
+    mgc_thread *t = mgc__thread_current();
+    void *(*fn)(void *) = r->fn;
+    void *arg = r->arg; /* now on this thread's stack, scanned */
+    unlink_start(r);
+    /* Registered now: metadata locks only inside a no-suspend section. */
+    mgc__cs_enter(t);
+    mgc__meta_free(r, sizeof *r, MGC_META_OTHER);
+    mgc__cs_exit(t);
+    return fn(arg);
+}
+
+int mgc_pthread_create(pthread_t *pt, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
+{
+    mgc_thread *t = mgc__thread_current();
+    mgc__cs_enter(t);
+    start_rec *r = mgc__meta_alloc(sizeof *r, MGC_META_OTHER);
+    mgc__cs_exit(t);
+    r->fn = fn;
+    r->arg = arg;
+    mgc__lock(&reg.lock);
+    r->prev = NULL;
+    r->next = reg.starting;
+    if (reg.starting)
+        reg.starting->prev = r;
+    reg.starting = r;
+    mgc__unlock(&reg.lock);
+    int err = pthread_create(pt, a, thread_start, r);
+    if (err) {
+        unlink_start(r);
+        mgc__cs_enter(t);
+        mgc__meta_free(r, sizeof *r, MGC_META_OTHER);
+        mgc__cs_exit(t);
+    }
+    return err;
+}
+
+int mgc__thread_spawn_internal(pthread_t *pt, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int err = pthread_create(pt, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
+}
+
+/* ---- init and fork ----------------------------------------------------- */
+
+void mgc__threads_init(void)
+{
+    mgc__lock_init(&reg.lock);
+    int err = pthread_key_create(&reg.key, key_destructor);
+    MGC_CHECK(err == 0, "pthread_key_create: %s", strerror(err));
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = suspend_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    /* While stopped, a thread takes no other asynchronous signal; faults
+       stay deliverable so a bug is reported, not hidden. */
+    sigfillset(&sa.sa_mask);
+    sigdelset(&sa.sa_mask, SIGSEGV);
+    sigdelset(&sa.sa_mask, SIGBUS);
+    sigdelset(&sa.sa_mask, SIGFPE);
+    sigdelset(&sa.sa_mask, SIGILL);
+    sigdelset(&sa.sa_mask, SIGABRT);
+    MGC_CHECK(sigaction(MGC_SIG_SUSPEND, &sa, NULL) == 0, "sigaction(SIGPWR): %s", strerror(errno));
+}
+
+void mgc__threads_fork_prepare(void) { mgc__lock(&reg.lock); }
+void mgc__threads_fork_parent(void) { mgc__unlock(&reg.lock); }
+
+void mgc__threads_fork_child(void)
+{
+    /* Only the forking thread exists in the child. The others' caches go
+       back to mcentral (whatever they were doing, nothing they cached is
+       lost or listed twice: see cache.c), their records are freed. */
+    mgc_thread *self = mgc__self;
+    mgc_thread *t = reg.list;
+    while (t) {
+        mgc_thread *next = t->next;
+        if (t != self) {
+            mgc__cache_flush(&t->cache);
+            mgc__meta_free(t, sizeof *t, MGC_META_MCACHE);
+        }
+        t = next;
+    }
+    reg.list = self;
+    reg.count = self ? 1 : 0;
+    if (self) {
+        self->next = self->prev = NULL;
+        self->tid = mgc__os_gettid();
+    }
+    start_rec *r = reg.starting;
+    while (r) {
+        start_rec *next = r->next;
+        mgc__meta_free(r, sizeof *r, MGC_META_OTHER);
+        r = next;
+    }
+    reg.starting = NULL;
+    mgc__lock_init(&reg.lock);
+    atomic_store_explicit(&reg.acks, 0, memory_order_relaxed);
+}
