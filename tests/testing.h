@@ -1,0 +1,190 @@
+/*
+ * testing.h — the test suite's few helpers: checks that say what failed,
+ * a seeded random generator that prints its seed (re-run with
+ * MGC_TEST_SEED=n), and running a function or this program in a child
+ * process to check how it dies or what it prints.
+ */
+#ifndef MGC_TESTING_H
+#define MGC_TESTING_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHECK(cond)                                                                         \
+    do {                                                                                    \
+        if (!(cond)) {                                                                      \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);        \
+            abort();                                                                        \
+        }                                                                                   \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                                \
+    do {                                                                                    \
+        if (!(cond)) {                                                                      \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);        \
+            fprintf(stderr, __VA_ARGS__);                                                   \
+            fputc('\n', stderr);                                                            \
+            abort();                                                                        \
+        }                                                                                   \
+    } while (0)
+
+#define CHECK_EQ(a, b)                                                                      \
+    do {                                                                                    \
+        unsigned long long _a = (unsigned long long)(a), _b = (unsigned long long)(b);      \
+        if (_a != _b) {                                                                     \
+            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%llu != %llu)\n", __FILE__,  \
+                    __LINE__, #a, #b, _a, _b);                                              \
+            abort();                                                                        \
+        }                                                                                   \
+    } while (0)
+
+/* ---- random numbers ---------------------------------------------------- */
+
+static uint64_t t_rng_state;
+
+static inline uint64_t t_rand(void)
+{
+    /* xorshift64* */
+    uint64_t x = t_rng_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    t_rng_state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static inline uint64_t t_rand_below(uint64_t n) { return n ? t_rand() % n : 0; }
+
+static inline uint64_t t_seed(void)
+{
+    const char *e = getenv("MGC_TEST_SEED");
+    uint64_t seed = e ? strtoull(e, NULL, 10) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+    if (!seed)
+        seed = 1;
+    t_rng_state = seed;
+    fprintf(stderr, "seed: %" PRIu64 " (re-run with MGC_TEST_SEED=%" PRIu64 ")\n", seed, seed);
+    return seed;
+}
+
+static inline double t_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- child processes --------------------------------------------------- */
+
+typedef struct t_child {
+    int status;     /* waitpid status */
+    char err[8192]; /* what it wrote to stderr (truncated) */
+    char out[8192]; /* what it wrote to stdout (truncated) */
+} t_child;
+
+static inline void t_drain(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (;;) {
+        char tmp[4096];
+        ssize_t r = read(fd, tmp, sizeof tmp);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        for (ssize_t i = 0; i < r && n + 1 < cap; i++)
+            buf[n++] = tmp[i];
+    }
+    buf[n] = 0;
+}
+
+/* Run fn(arg) in a forked child; capture its stderr and stdout. */
+static inline void t_run_child(void (*fn)(void *), void *arg, t_child *c)
+{
+    int pe[2], po[2];
+    CHECK(pipe(pe) == 0 && pipe(po) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(pe[1], 2);
+        dup2(po[1], 1);
+        close(pe[0]);
+        close(po[0]);
+        fn(arg);
+        fflush(NULL);
+        _exit(0);
+    }
+    close(pe[1]);
+    close(po[1]);
+    t_drain(po[0], c->out, sizeof c->out); /* small outputs: stdout first is fine */
+    t_drain(pe[0], c->err, sizeof c->err);
+    close(pe[0]);
+    close(po[0]);
+    while (waitpid(pid, &c->status, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* Run this program again as `argv0 mode` with extra environment entries
+   ("NAME=value", NULL-terminated), to test start-up behaviour. */
+static inline void t_run_self(const char *argv0, const char *mode, const char *const *env, t_child *c)
+{
+    int pe[2], po[2];
+    CHECK(pipe(pe) == 0 && pipe(po) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(pe[1], 2);
+        dup2(po[1], 1);
+        close(pe[0]);
+        close(po[0]);
+        for (const char *const *e = env; e && *e; e++)
+            putenv((char *)*e);
+        execl(argv0, argv0, mode, (char *)NULL);
+        _exit(127);
+    }
+    close(pe[1]);
+    close(po[1]);
+    t_drain(po[0], c->out, sizeof c->out);
+    t_drain(pe[0], c->err, sizeof c->err);
+    close(pe[0]);
+    close(po[0]);
+    while (waitpid(pid, &c->status, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* The child died of SIGABRT and said `needle` on stderr. */
+static inline void t_expect_abort(void (*fn)(void *), void *arg, const char *needle)
+{
+    t_child c;
+    t_run_child(fn, arg, &c);
+    CHECK_MSG(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGABRT,
+              "expected an abort with \"%s\"; status %d, stderr:\n%s", needle, c.status, c.err);
+    CHECK_MSG(strstr(c.err, needle) != NULL, "expected \"%s\" on stderr, got:\n%s", needle, c.err);
+}
+
+static inline int t_count_lines(const char *s, const char *prefix)
+{
+    int n = 0;
+    size_t pl = strlen(prefix);
+    for (const char *p = s; p && *p;) {
+        if (!strncmp(p, prefix, pl))
+            n++;
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return n;
+}
+
+#endif /* MGC_TESTING_H */
