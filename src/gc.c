@@ -27,6 +27,7 @@
 #include "internal/trace.h"
 
 mgc_gc mgc__gc MGC_STATE;
+void (*mgc__test_after_mark)(void);
 
 /* Waking helpers costs tens of microseconds; below about a megabyte of
    live heap per worker, one worker finishes first. */
@@ -60,6 +61,7 @@ static MGC_NOINLINE void cycle(bool forced)
 
     /* 2. Stop the world; bring every cached span home. */
     mgc__stw_stop();
+    mgc__sweep_wait_idle(); /* a background sweeper may be finding nothing */
     __builtin_unwind_init(); /* our own registers onto our stack, for the scan */
     mgc__thread_save_self(self, MGC_ARCH_SP());
     MGC_FOR_EACH_THREAD(t) mgc__cache_flush(&t->cache);
@@ -72,6 +74,8 @@ static MGC_NOINLINE void cycle(bool forced)
     size_t nroots = mgc__roots_collect(&roots);
     mgc_mark_result res;
     mgc__mark(roots, nroots, nworkers, &res);
+    if (mgc__test_after_mark)
+        mgc__test_after_mark();
     if (mgc__opts.gccheckmark)
         mgc__mark_check(roots, nroots);
     c.t_markterm = mgc__os_nanotime();

@@ -9,11 +9,16 @@
  *
  * Invariants: `unswept` is the number of spans still to sweep this cycle; it
  * is set at mark termination (world stopped, every span on a central list)
- * and reaches zero exactly when every span is swept, because each span is
- * popped and swept under its class lock in one step. Nothing sweeps while
- * the world is stopped, since a cycle starts only when `unswept` is zero.
+ * and drops when a span's sweep is complete, so it reaches zero exactly
+ * when every span is swept. `active` counts background sweeps in progress
+ * (Go's sweepLocker): a sweeper registers before it reads `unswept` and the
+ * sweep generation, and the collector, once the world is stopped, waits for
+ * `active` to drain — so no sweeper works with a stale generation or
+ * overlaps marking. Mutators sweep inside no-suspend sections, which a stop
+ * already excludes.
  */
 #include "internal/sweep.h"
+#include "internal/arch.h"
 #include "internal/central.h"
 #include "internal/gc.h"
 #include "internal/heap.h"
@@ -24,8 +29,11 @@
 
 #include <sched.h>
 
+static bool sweep_one(void);
+
 static struct {
     _Atomic uint64_t unswept; /* spans left to sweep this cycle */
+    _Atomic uint32_t active;  /* sweep_one calls in progress (seq_cst, see above) */
     _Atomic uint32_t cursor;  /* class where the next sweep_one starts; a hint */
     _Atomic uint32_t gen;     /* bumped to wake the background sweeper */
     bool bg_started;          /* gc lock */
@@ -43,12 +51,21 @@ static void poison_dead(const mgc_span *s)
 /* Eight mark bytes (each 0 or 1) to eight bits, byte i to bit i. */
 MGC_INLINE uint64_t pack8(uint64_t x) { return (x * 0x0102040810204080ull) >> 56; }
 
+static enum mgc_sweep_result sweep_span(mgc_span *s, uint32_t sg);
+
 enum mgc_sweep_result mgc__sweep_span(mgc_span *s, uint32_t sg)
 {
     /* The caller's claim (sweepgen sg-1) becomes visible before any change
        below: readers of the bits use sweepgen as a seqlock (alloc.c). */
     atomic_thread_fence(memory_order_release);
+    enum mgc_sweep_result r = sweep_span(s, sg);
+    /* Only now: a cycle may start as soon as this reaches zero. */
     atomic_fetch_sub_explicit(&SW.unswept, 1, memory_order_release);
+    return r;
+}
+
+static enum mgc_sweep_result sweep_span(mgc_span *s, uint32_t sg)
+{
     if (s->large) {
         if (!s->mark_bytes[0]) {
             mgc__stat_add(&mgc__stats.large_nfree, 1);
@@ -98,7 +115,23 @@ enum mgc_sweep_result mgc__sweep_span(mgc_span *s, uint32_t sg)
 
 bool mgc__sweep_one(void)
 {
-    if (atomic_load_explicit(&SW.unswept, memory_order_acquire) == 0)
+    /* Register first (seq_cst, pairing with mgc__sweep_wait_idle): either
+       the collector sees us and waits, or we see unswept == 0 below. */
+    atomic_fetch_add_explicit(&SW.active, 1, memory_order_seq_cst);
+    bool swept = sweep_one();
+    atomic_fetch_sub_explicit(&SW.active, 1, memory_order_release);
+    return swept;
+}
+
+void mgc__sweep_wait_idle(void)
+{
+    while (atomic_load_explicit(&SW.active, memory_order_seq_cst) != 0)
+        mgc__arch_pause();
+}
+
+static bool sweep_one(void)
+{
+    if (atomic_load_explicit(&SW.unswept, memory_order_seq_cst) == 0)
         return false;
     uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_acquire);
     unsigned un = mgc__unswept_index(sg), sw = mgc__swept_index(sg);

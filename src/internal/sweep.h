@@ -25,6 +25,8 @@ MGC_INTERNAL void mgc__sweep_prepare(void);
 /* Mark termination (world stopped): nspans spans now need sweeping. */
 MGC_INTERNAL void mgc__sweep_begin(uint64_t nspans);
 MGC_INTERNAL bool mgc__sweep_done(void);
+/* World stopped: wait until no background sweep is in progress. */
+MGC_INTERNAL void mgc__sweep_wait_idle(void);
 MGC_INTERNAL void mgc__sweep_fork_child(void);
 
 #endif /* MGC_SWEEP_H */
