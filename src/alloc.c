@@ -80,7 +80,8 @@ static void *alloc_tiny(mgc_thread *t, size_t size)
     uintptr_t off = mgc__round_up(c->tinyoffset, 8);
     if (off + size <= MGC_TINY_SIZE) {
         c->tinyoffset = off + size;
-        __atomic_store_n(c->tiny_starts, (uint16_t)(*c->tiny_starts | 1u << off), __ATOMIC_RELAXED);
+        __atomic_store_n(c->tiny_desc, (uint8_t)(*c->tiny_desc | mgc__tiny_desc_bits(off, size)),
+                         __ATOMIC_RELAXED);
         c->tiny_allocs++;
         return (void *)(c->tiny + off);
     }
@@ -88,13 +89,13 @@ static void *alloc_tiny(mgc_thread *t, size_t size)
     if (!block)
         return NULL;
     mgc_span *s = c->alloc[MGC_TINY_SPANCLASS];
-    uint16_t *starts = (uint16_t *)s->heap_bits + ((uintptr_t)block - s->base) / MGC_TINY_SIZE;
-    __atomic_store_n(starts, (uint16_t)1, __ATOMIC_RELAXED);
+    uint8_t *desc = (uint8_t *)s->heap_bits + ((uintptr_t)block - s->base) / MGC_TINY_SIZE;
+    __atomic_store_n(desc, mgc__tiny_desc_bits(0, size), __ATOMIC_RELAXED);
     /* Keep whichever block has more room left (Go's rule). */
     if (!c->tiny || size < c->tinyoffset) {
         c->tiny = (uintptr_t)block;
         c->tinyoffset = size;
-        c->tiny_starts = starts;
+        c->tiny_desc = desc;
     }
     return block;
 }
@@ -226,7 +227,8 @@ void *mgc_alloc_noscan(size_t size)
             uintptr_t off = mgc__round_up(c->tinyoffset, 8);
             if (likely(off + sz <= MGC_TINY_SIZE)) {
                 c->tinyoffset = off + sz;
-                __atomic_store_n(c->tiny_starts, (uint16_t)(*c->tiny_starts | 1u << off), __ATOMIC_RELAXED);
+                __atomic_store_n(c->tiny_desc, (uint8_t)(*c->tiny_desc | mgc__tiny_desc_bits(off, sz)),
+                                 __ATOMIC_RELAXED);
                 c->tiny_allocs++;
                 void *p = (void *)(c->tiny + off);
                 mgc__cs_exit(t);
@@ -309,13 +311,12 @@ static void object_at(const char *fn, uintptr_t p, objinfo *o)
     MGC_CHECK(idx < s->nelems, "%s: %p is not a pointer mgc returned (span tail)", fn, (void *)p);
     uintptr_t slot = s->base + idx * s->elemsize;
     if (s->kind == MGC_KIND_TINY) {
-        unsigned off = (unsigned)(p - slot);
-        unsigned mask = __atomic_load_n((uint16_t *)s->heap_bits + idx, __ATOMIC_RELAXED);
-        MGC_CHECK((mask >> off) & 1, "%s: %p is an interior pointer (tiny block at %p)", fn, (void *)p,
-                  (void *)slot);
-        unsigned next = mask >> (off + 1);
+        uintptr_t off = p - slot;
+        uint8_t d = __atomic_load_n((uint8_t *)s->heap_bits + idx, __ATOMIC_RELAXED);
+        MGC_CHECK(mgc__tiny_is_start(d, off), "%s: %p is an interior pointer (tiny block at %p)", fn,
+                  (void *)p, (void *)slot);
         o->user = p;
-        o->usable = next ? mgc__ctz64(next) + 1 : MGC_TINY_SIZE - off;
+        o->usable = mgc__tiny_usable(d, off);
         o->kind = MGC_KIND_NOSCAN;
         return;
     }

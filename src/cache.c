@@ -21,7 +21,7 @@ void mgc__cache_init(mgc_mcache *c)
         c->alloc[i] = &mgc__empty_span;
     c->tiny = 0;
     c->tinyoffset = MGC_TINY_SIZE;
-    c->tiny_starts = NULL;
+    c->tiny_desc = NULL;
     c->tiny_allocs = 0;
 }
 
@@ -59,7 +59,7 @@ void mgc__cache_flush(mgc_mcache *c)
        will be swept: a block nobody references must not be bumped into. */
     c->tiny = 0;
     c->tinyoffset = MGC_TINY_SIZE;
-    c->tiny_starts = NULL;
+    c->tiny_desc = NULL;
     mgc__stat_add(&mgc__stats.tiny_allocs, c->tiny_allocs);
     c->tiny_allocs = 0;
 }

@@ -71,7 +71,7 @@ void mgc__span_init(mgc_span *s, unsigned spanclass, uintptr_t base, uint32_t np
         /* heap bits (one per word), then one type pointer per slot */
         s->heapwords = (uint32_t)(((uint64_t)npages * MGC_PAGE_SIZE / 8 + 63) / 64) + s->nelems;
     else if (kind == MGC_KIND_TINY)
-        s->heapwords = (s->nelems * 16 + 63) / 64; /* a uint16 start mask per block */
+        s->heapwords = (s->nelems + 7) / 8; /* a descriptor byte per block (cache.h) */
     size_t words = (size_t)s->nbitwords + s->nmarkwords + s->heapwords;
     uint64_t *bits = mgc__meta_alloc(words * 8, MGC_META_GC);
     s->alloc_bits = bits;

@@ -17,9 +17,29 @@ typedef struct mgc_mcache {
     mgc_span *alloc[MGC_NUM_SPAN_CLASSES]; /* &mgc__empty_span when none */
     uintptr_t tiny;        /* current tiny block, 0 if none */
     uintptr_t tinyoffset;  /* first free byte in it (16 when none) */
-    uint16_t *tiny_starts; /* the block's object-start mask in its span */
+    uint8_t *tiny_desc;    /* the block's descriptor in its span (below) */
     uint64_t tiny_allocs;  /* tiny objects allocated, not yet in stats */
 } mgc_mcache;
+
+/* Tiny block descriptor, one byte per 16-byte block in a tiny span's side
+   table. Tiny objects are 8-byte aligned, so a block holds at most two:
+   bit 0 / bit 1 = an object starts at byte 0 / byte 8; bit 3 = bytes 8..15
+   belong to an object. It makes mgc_usable_size exact for a sub-object
+   without recording sizes: the object at byte 0 may use 16 bytes only if it
+   already owns the second half. */
+#define MGC_TINY_OWN_HI 8u
+MGC_INLINE uint8_t mgc__tiny_desc_bits(uintptr_t off, size_t size)
+{
+    return (uint8_t)(1u << (off >> 3) | (off + size > 8 ? MGC_TINY_OWN_HI : 0));
+}
+MGC_INLINE bool mgc__tiny_is_start(uint8_t d, uintptr_t off)
+{
+    return (off == 0 || off == 8) && ((d >> (off >> 3)) & 1);
+}
+MGC_INLINE size_t mgc__tiny_usable(uint8_t d, uintptr_t off)
+{
+    return off == 0 && (d & MGC_TINY_OWN_HI) && !(d & 2) ? 16 : 8;
+}
 
 /* The sentinel: no free slot, never uncached. */
 extern MGC_INTERNAL mgc_span mgc__empty_span;

@@ -48,7 +48,7 @@ struct mgc_span {
     uint64_t *alloc_bits; /* see above; rewritten by sweep */
     uint8_t *mark_bytes;  /* one per slot, set by markers with plain stores */
     /* Typed spans up to 512-byte slots: one bit per word, 1 = pointer.
-       Tiny spans: a uint16 per block, bit k = a tiny object starts at byte k.
+       Tiny spans: a descriptor byte per 16-byte block (cache.h).
        Written by the allocating thread, read by markers in a stopped world. */
     uint64_t *heap_bits;
     /* Typed spans up to 512-byte slots: each slot's type (realloc needs it;
