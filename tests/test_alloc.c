@@ -1,0 +1,159 @@
+/* The allocation API: sizes, alignment, zeroing, usable size, base
+   lookups, typed objects and arrays, realloc, strdup, out-of-memory, and the
+   one-line aborts for pointers mgc did not return. */
+#include "internal/heap.h"
+#include "testing.h"
+#include <mgc.h>
+
+static const uint8_t mask_1010[] = {0x05}; /* words 0 and 2 are pointers */
+static const mgc_type T32 = {32, 24, mask_1010, "T32"};
+static const uint8_t mask_big[] = {0xFF, 0xFF};
+static const mgc_type T1K = {1024, 128, mask_big, "T1K"};
+static const mgc_type TNP = {24, 0, NULL, "no pointers"};
+
+static void check_zero(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        CHECK_MSG(p[i] == 0, "byte %zu of %zu not zero", i, n);
+}
+
+static void check_object(void *p, size_t size, size_t align)
+{
+    CHECK(p != NULL);
+    CHECK_MSG((uintptr_t)p % align == 0, "%p for %zu bytes not %zu-aligned", p, size, align);
+    size_t u = mgc_usable_size(p);
+    CHECK_MSG(u >= size, "usable %zu < %zu", u, size);
+    check_zero(p, u);
+    /* Inside a tiny block, mgc_base gives the block's start (DESIGN.md). */
+    void *base = align == 8 ? (void *)((uintptr_t)p & ~(uintptr_t)15) : p;
+    CHECK(mgc_base(p) == base);
+    CHECK(mgc_base((char *)p + u - 1) == base);
+    memset(p, 0xA5, u);
+}
+
+static void die_usable_interior(void *arg) { mgc_usable_size((char *)mgc_alloc(64) + 8); }
+static void die_usable_stack(void *arg)
+{
+    int x = 0;
+    mgc_usable_size(&x);
+}
+static void die_realloc_interior(void *arg) { (void)!mgc_realloc((char *)mgc_alloc(100) + 16, 10); }
+static void die_tiny_interior(void *arg) { mgc_usable_size((char *)mgc_alloc_noscan(6) + 1); }
+static void die_bad_type(void *arg)
+{
+    static const mgc_type bad = {16, 32, mask_1010, "bad"};
+    (void)!mgc_alloc_typed(&bad);
+}
+static void die_bad_type_align(void *arg)
+{
+    static const mgc_type bad = {20, 8, mask_1010, "odd"};
+    (void)!mgc_alloc_typed(&bad);
+}
+
+int main(void)
+{
+    CHECK_EQ(mgc_init(), 0);
+    CHECK_EQ(mgc_version(), MGC_VERSION);
+
+    /* Every size class and some large sizes, all three kinds. */
+    size_t sizes[] = {0, 1, 7, 8, 15, 16, 17, 24, 31, 32, 33, 48, 100, 255, 256, 511, 512, 513, 1000,
+                      1024, 1025, 2000, 4096, 8192, 10000, 32767, 32768, 32769, 65536, 100000, 1 << 20,
+                      (3 << 20) + 5};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        check_object(mgc_alloc(n), n, 16);
+        check_object(mgc_alloc_noscan(n), n, n < 16 ? 8 : 16);
+    }
+    /* Tiny objects never overlap: fill each to its usable size. */
+    char *tiny[64];
+    for (int i = 0; i < 64; i++) {
+        tiny[i] = mgc_alloc_noscan(1 + i % 15);
+        memset(tiny[i], i + 1, mgc_usable_size(tiny[i]));
+    }
+    for (int i = 0; i < 64; i++)
+        for (size_t k = 0; k < mgc_usable_size(tiny[i]); k++)
+            CHECK(tiny[i][k] == i + 1);
+
+    /* mgc_base: interior pointers find their object; one past does not. */
+    char *o = mgc_alloc(100); /* 112-byte slot */
+    CHECK(mgc_base(o + 57) == o);
+    CHECK(mgc_base(o + mgc_usable_size(o)) != o);
+    CHECK(mgc_base(&o) == NULL);
+    CHECK(mgc_base(NULL) == NULL);
+    char *L = mgc_alloc(200000);
+    CHECK(mgc_base(L + 199999) == L);
+
+    /* Typed objects: bits (<= 512), header (> 512), large; arrays. */
+    void **t1 = mgc_alloc_typed(&T32);
+    check_object(t1, 32, 16);
+    void **t2 = mgc_alloc_array(&T32, 10);
+    check_object(t2, 320, 16);
+    void **t3 = mgc_alloc_typed(&T1K);
+    check_object(t3, 1024, 16);
+    CHECK(mgc_base((char *)t3 + 500) == t3);
+    void **t4 = mgc_alloc_array(&T1K, 100); /* 100 KiB: large */
+    check_object(t4, 102400, 16);
+    void *t5 = mgc_alloc_typed(&TNP); /* no pointers: noscan */
+    check_object(t5, 24, 16);
+    CHECK_EQ(mgc__span_of((uintptr_t)t5)->kind, MGC_KIND_NOSCAN);
+    CHECK_EQ(mgc__span_of((uintptr_t)t2)->kind, MGC_KIND_TYPED);
+
+    /* realloc keeps contents and kind. */
+    char *r = mgc_alloc_noscan(10);
+    memcpy(r, "0123456789", 10);
+    r = mgc_realloc(r, 5000);
+    CHECK(!memcmp(r, "0123456789", 10));
+    CHECK_EQ(mgc__span_of((uintptr_t)r)->kind, MGC_KIND_NOSCAN);
+    r = mgc_realloc(r, 100000);
+    CHECK(!memcmp(r, "0123456789", 10));
+    check_zero(r + 5000, 100000 - 5000);
+    r = mgc_realloc(r, 3);
+    CHECK(!memcmp(r, "012", 3));
+    void **rt = mgc_alloc_typed(&T32);
+    rt[0] = o;
+    rt = mgc_realloc(rt, 200);
+    CHECK(rt[0] == o);
+    CHECK_EQ(mgc__span_of((uintptr_t)rt)->kind, MGC_KIND_TYPED);
+    CHECK(mgc_usable_size(rt) >= 200);
+    void **rs = mgc_alloc(16);
+    rs[1] = o;
+    rs = mgc_realloc(rs, 50000);
+    CHECK(rs[1] == o);
+    CHECK_EQ(mgc__span_of((uintptr_t)rs)->kind, MGC_KIND_SCAN);
+    CHECK(mgc_realloc(NULL, 40) != NULL);
+    char *same = mgc_alloc(100);
+    CHECK(mgc_realloc(same, 90) == same); /* shrinking a little stays in place */
+    CHECK(mgc_realloc(same, 0) != NULL);
+
+    char *s = mgc_strdup("hello, mgc");
+    CHECK(!strcmp(s, "hello, mgc"));
+    CHECK_EQ(mgc__span_of((uintptr_t)s)->kind, MGC_KIND_TINY); /* 11 bytes, noscan */
+
+    /* Out of memory: NULL and ENOMEM, never a crash. */
+    volatile size_t huge = SIZE_MAX; /* hidden from the compiler's size checks */
+    errno = 0;
+    CHECK(mgc_alloc(huge) == NULL && errno == ENOMEM);
+    errno = 0;
+    CHECK(mgc_alloc_noscan((size_t)1 << 62) == NULL && errno == ENOMEM);
+    errno = 0;
+    CHECK(mgc_alloc_array(&T32, SIZE_MAX / 8) == NULL && errno == ENOMEM);
+
+    /* Memory of dead objects comes back zeroed. */
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 20000; i++)
+            memset(mgc_alloc(64), 0xEE, 64);
+        mgc_collect();
+        for (int i = 0; i < 20000; i++)
+            check_zero(mgc_alloc(64), 64);
+    }
+
+    /* Bad pointers abort with one line naming them. */
+    t_expect_abort(die_usable_interior, NULL, "mgc_usable_size: ");
+    t_expect_abort(die_usable_interior, NULL, "is an interior pointer");
+    t_expect_abort(die_usable_stack, NULL, "is not a pointer mgc returned");
+    t_expect_abort(die_realloc_interior, NULL, "mgc_realloc: ");
+    t_expect_abort(die_tiny_interior, NULL, "interior pointer (tiny block");
+    t_expect_abort(die_bad_type, NULL, "type bad has ptrdata 32 > size 16");
+    t_expect_abort(die_bad_type_align, NULL, "must be multiples of 8");
+    return 0;
+}

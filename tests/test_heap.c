@@ -1,0 +1,106 @@
+// ctest-label: unit
+/* The page heap: first-fit page allocation, coalescing of freed runs, the
+   address -> span map, growth, and the "still zero from the OS" tracking. */
+#include "internal/gc.h"
+#include "internal/heap.h"
+#include "internal/threads.h"
+#include "testing.h"
+
+static mgc_span *span(uintptr_t npages)
+{
+    /* Large spans of kind noscan: class 0, so the heap sets elemsize. */
+    mgc_span *s = mgc__heap_alloc_span(npages, mgc__spanclass(0, MGC_KIND_NOSCAN));
+    CHECK(s != NULL);
+    CHECK_EQ(s->npages, npages);
+    CHECK_EQ(s->elemsize, npages * MGC_PAGE_SIZE);
+    CHECK_EQ(s->base % MGC_PAGE_SIZE, 0);
+    return s;
+}
+
+static void check_map(mgc_span *s)
+{
+    for (uintptr_t p = s->base; p < s->base + s->npages * MGC_PAGE_SIZE; p += 4096)
+        CHECK(mgc__span_of(p) == s);
+    CHECK(mgc__span_of(s->base + s->npages * MGC_PAGE_SIZE - 1) == s);
+}
+
+int main(void)
+{
+    CHECK_EQ(mgc_init(), 0);
+    mgc_thread *t = mgc__thread_current();
+    mgc__cs_enter(t); /* we take heap locks as a registered thread */
+
+    CHECK_EQ(mgc__heap.base % MGC_ARENA_SIZE, 0);
+    CHECK(mgc__heap.reserved >= MGC_GiB);
+    CHECK(mgc__span_of(0) == NULL);
+    CHECK(mgc__span_of((uintptr_t)&t) == NULL);
+    CHECK(mgc__span_of(mgc__heap.base - 1) == NULL);
+
+    /* A fresh heap hands pages out in address order, zero from the OS. */
+    uintptr_t mapped0 = atomic_load(&mgc__heap.mapped);
+    mgc_span *a = span(1), *b = span(3), *c = span(1);
+    CHECK(b->base > a->base && c->base > b->base);
+    check_map(a);
+    check_map(b);
+    check_map(c);
+    CHECK_EQ(((char *)b->base)[0], 0);
+
+    /* Freed pages are reused first fit and come back marked dirty. */
+    uintptr_t bbase = b->base;
+    memset((void *)b->base, 0xAB, 3 * MGC_PAGE_SIZE);
+    mgc__heap_free_span(b);
+    CHECK(mgc__span_of(bbase) == NULL);
+    mgc_span *d = span(2);
+    CHECK_EQ(d->base, bbase);
+    CHECK_EQ(d->needzero, 1);
+    mgc_span *e = span(1);
+    CHECK_EQ(e->base, bbase + 2 * MGC_PAGE_SIZE);
+    /* Coalescing: free d, e and a, then ask for 5 pages: they must come from
+       the joined run (a + the old b) only if it is big enough (it has 4), so
+       5 pages go after c. */
+    uintptr_t abase = a->base;
+    mgc__heap_free_span(d);
+    mgc__heap_free_span(e);
+    mgc__heap_free_span(a);
+    mgc_span *f = span(4);
+    CHECK_EQ(f->base, abase);
+    mgc_span *g = span(5);
+    CHECK(g->base > c->base);
+
+    /* Runs that cross 512-page chunk borders, and growth past the mapped
+       heap (4 MiB chunks). */
+    mgc_span *big = span(700);
+    check_map(big);
+    CHECK(atomic_load(&mgc__heap.mapped) >= mapped0 + 700 * MGC_PAGE_SIZE);
+    CHECK_EQ(atomic_load(&mgc__heap.mapped) % MGC_CHUNK_BYTES, 0);
+    mgc_span *big2 = span(1500);
+    check_map(big2);
+    uintptr_t big_base = big->base;
+    mgc__heap_free_span(big);
+    mgc_span *small = span(100);
+    CHECK_EQ(small->base, big_base); /* first fit inside the freed run */
+    mgc_span *mid = span(600);       /* 600 left there; 600 fit exactly */
+    CHECK_EQ(mid->base, big_base + 100 * MGC_PAGE_SIZE);
+
+    /* An interior address of any page maps to its span. */
+    CHECK(mgc__span_of(big2->base + 1234 * MGC_PAGE_SIZE + 77) == big2);
+
+    uint64_t sys, inuse, nspans;
+    mgc__heap_read_stats(&sys, &inuse, &nspans);
+    CHECK(inuse >= (1 + 4 + 5 + 1500 + 100 + 600) * (uint64_t)MGC_PAGE_SIZE);
+    CHECK(sys >= inuse);
+    mgc__heap_free_span(c);
+    mgc__heap_free_span(f);
+    mgc__heap_free_span(g);
+    mgc__heap_free_span(big2);
+    mgc__heap_free_span(small);
+    mgc__heap_free_span(mid);
+    uint64_t inuse2;
+    mgc__heap_read_stats(&sys, &inuse2, &nspans);
+    CHECK_EQ(inuse - inuse2, (1 + 4 + 5 + 1500 + 100 + 600) * (uint64_t)MGC_PAGE_SIZE);
+
+    /* The heap refuses what it cannot reserve. */
+    CHECK(mgc__heap_alloc_span(mgc__heap.reserved / MGC_PAGE_SIZE + 1, mgc__spanclass(0, MGC_KIND_NOSCAN)) == NULL);
+    mgc__cs_exit(t);
+    return 0;
+}
