@@ -47,6 +47,11 @@ typedef struct mgc_cycle {
     uint64_t stack_bytes, global_bytes;
 } mgc_cycle;
 
+/* Test hook: when set, called with the world stopped right after marking
+   (tests/test_checkmark.c unmarks a live object to prove gccheckmark sees
+   it). NULL in normal use. */
+extern MGC_INTERNAL void (*mgc__test_after_mark)(void);
+
 MGC_INTERNAL void mgc__ensure_init(void);
 /* Start a cycle if heap_live has crossed the trigger. Outside no-suspend. */
 MGC_INTERNAL void mgc__gc_maybe(void);
