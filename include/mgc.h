@@ -95,8 +95,10 @@ MGC_API void *mgc_alloc(size_t size) MGC_MALLOC MGC_ALLOC_SIZE(1);         /* sc
 MGC_API void *mgc_alloc_noscan(size_t size) MGC_MALLOC MGC_ALLOC_SIZE(1);  /* never scanned */
 MGC_API void *mgc_alloc_typed(const mgc_type *t) MGC_MALLOC;               /* precise */
 MGC_API void *mgc_alloc_array(const mgc_type *t, size_t n) MGC_MALLOC;     /* precise, n elements */
-/* Keeps the object's kind (conservative, noscan, typed). realloc(NULL, n) is
-   alloc(n); realloc(p, 0) returns a fresh minimal object of p's kind. */
+/* Keeps the object's kind (conservative, noscan, typed). When the object
+   moves, the old one is freed (mgc_free), as realloc's contract says the
+   old pointer is dead. realloc(NULL, n) is alloc(n); realloc(p, 0) returns
+   a fresh minimal object of p's kind. */
 MGC_API void *mgc_realloc(void *p, size_t size) MGC_ALLOC_SIZE(2) __attribute__((warn_unused_result));
 MGC_API char *mgc_strdup(const char *s) MGC_MALLOC;                        /* noscan */
 /* >= the size asked; writing that much never touches another object. p must
@@ -105,6 +107,53 @@ MGC_API size_t mgc_usable_size(const void *p);
 /* Object base for an interior pointer, or NULL if p is not inside a live
    heap object; inside a tiny block: that 16-byte block's start. */
 MGC_API void *mgc_base(const void *p);
+
+/* ---- Explicit free (Go's runtime.free) --------------------------------- */
+
+#define MGC_HAVE_FREE 1
+
+/* Hand an object back at once. A small object goes on this thread's reuse
+   list: the next allocation of its size class and kind on this thread gets
+   it first (LIFO), zeroed; if none comes before the next collection, the
+   collector reclaims it. A large object (> 32 KiB) returns its pages to the
+   heap at once. Tiny objects (noscan, < 16 bytes) share blocks: freeing one
+   is a no-op, the collector reclaims it. NULL is ignored.
+   Safe in any phase of the collector, from any thread. The program must
+   hold the only reference (freeing what it still uses is its bug).
+   Aborts with one line naming p for: a pointer mgc did not return, an
+   interior pointer, an object already freed (double free), an object the
+   last collection found unreachable (a hidden pointer). */
+MGC_API void mgc_free(void *p);
+/* The same, faster to check: size is the size asked at allocation (for a
+   typed object, type size x count) and noscan says whether it was a noscan
+   (or pointer-free typed) object. Aborts if they do not match p. */
+MGC_API void mgc_free_sized(void *p, size_t size, int noscan);
+
+/* ---- Tracked scopes (Go's freeTracked) --------------------------------- */
+
+/* What is allocated through a scope is freed (mgc_free) when the scope
+   ends, unless kept with mgc_scope_keep. MGC_SCOPE(s) declares a scope that
+   ends by itself when the enclosing block exits (the cleanup attribute of
+   GCC and Clang); mgc_scope_end ends it early (it can then be used again).
+   Scopes nest: each frees only what was allocated through it.
+   The caller's responsibility: an object still referenced from outside the
+   scope when it ends must have been kept, or the reference dangles. Until
+   the scope ends, the scope itself keeps its objects alive. A scope belongs
+   to one thread. */
+#define MGC_SCOPE_INLINE 16
+typedef struct mgc_scope {
+    void **items; /* inline_items, or a larger array from mgc_alloc */
+    size_t n, cap;
+    void *inline_items[MGC_SCOPE_INLINE];
+} mgc_scope;
+
+MGC_API void mgc_scope_end(mgc_scope *s);
+#define MGC_SCOPE(name) \
+    mgc_scope name __attribute__((cleanup(mgc_scope_end))) = {0, 0, 0, {0}}
+MGC_API void *mgc_scope_alloc(mgc_scope *s, size_t size) MGC_MALLOC MGC_ALLOC_SIZE(2);
+MGC_API void *mgc_scope_alloc_noscan(mgc_scope *s, size_t size) MGC_MALLOC MGC_ALLOC_SIZE(2);
+/* Let p, allocated through s, outlive it. Aborts if s did not allocate p. */
+MGC_API void mgc_scope_keep(mgc_scope *s, void *p);
 
 /* ---- Collection control ------------------------------------------------ */
 
@@ -194,6 +243,8 @@ typedef struct mgc_memstats {
     uint64_t heap_live_peak;        /* largest heap (live + new) seen at a cycle's start */
     uint64_t num_threads;           /* attached threads now */
     uint64_t gc_workers;            /* GC worker threads (GOMAXPROCS) */
+    uint64_t frees_explicit;        /* objects freed by mgc_free / mgc_free_sized / scopes */
+    uint64_t frees_explicit_large;  /* of those, large objects (pages returned at once) */
 } mgc_memstats;
 
 /* Stops the world briefly, as Go's ReadMemStats does, so figures are exact. */

@@ -20,6 +20,7 @@
  */
 #include "internal/barrier.h"
 #include "internal/cache.h"
+#include "internal/free.h"
 #include "internal/central.h"
 #include "internal/gc.h"
 #include "internal/heap.h"
@@ -31,45 +32,24 @@
 
 #include <errno.h>
 
-/* Zero a slot (16-byte multiple). Small slots inline: a libc call costs
-   more than the stores. */
-MGC_INLINE void zero_slot(void *p, uintptr_t n)
-{
-    if (n <= 64) {
-        uint64_t *q = p;
-        q[0] = 0;
-        q[1] = 0;
-        if (n > 16) {
-            q[2] = 0;
-            q[3] = 0;
-            if (n > 32) {
-                q[4] = 0;
-                q[5] = 0;
-                if (n > 48) {
-                    q[6] = 0;
-                    q[7] = 0;
-                }
-            }
-        }
-        return;
-    }
-    memset(p, 0, n);
-}
-
-/* A zeroed slot of span class spc, or NULL. Inside a no-suspend section. */
+/* A zeroed slot of span class spc, or NULL: one this thread freed, first,
+   else the next free slot of its cached span. Inside a no-suspend section. */
 static void *alloc_small(mgc_thread *t, unsigned spc)
 {
-    mgc_span *s = t->cache.alloc[spc];
+    mgc_cache_entry *e = &t->cache.cls[spc];
+    if (e->reuse)
+        return (void *)mgc__reuse_pop(&t->cache, e, spc);
+    mgc_span *s = e->span;
     void *p = mgc__cache_take(s);
     if (unlikely(!p)) {
         p = mgc__cache_refill(t, spc);
         if (!p)
             return NULL;
-        s = t->cache.alloc[spc];
+        s = e->span;
     }
     MGC_TRACK_UNPOISON(p, s->elemsize);
     if (s->needzero)
-        zero_slot(p, s->elemsize);
+        mgc__zero_slot(p, s->elemsize);
     return p;
 }
 
@@ -88,7 +68,7 @@ static void *alloc_tiny(mgc_thread *t, size_t size)
     void *block = alloc_small(t, MGC_TINY_SPANCLASS);
     if (!block)
         return NULL;
-    mgc_span *s = c->alloc[MGC_TINY_SPANCLASS];
+    mgc_span *s = c->cls[MGC_TINY_SPANCLASS].span; /* tiny slots are never freed by hand */
     uint8_t *desc = (uint8_t *)s->heap_bits + ((uintptr_t)block - s->base) / MGC_TINY_SIZE;
     __atomic_store_n(desc, mgc__tiny_desc_bits(0, size), __ATOMIC_RELAXED);
     /* Keep whichever block has more room left (Go's rule). */
@@ -100,8 +80,9 @@ static void *alloc_tiny(mgc_thread *t, size_t size)
     return block;
 }
 
-static void write_heap_bits(mgc_span *s, uintptr_t p, const mgc_type *ty, size_t n)
+static void write_heap_bits(uintptr_t p, const mgc_type *ty, size_t n)
 {
+    mgc_span *s = mgc__span_of(p); /* a reused slot may not be in the cached span */
     size_t nptr = ty->ptrdata / sizeof(void *), stride = ty->size / sizeof(void *);
     uint64_t elem = 0;
     for (size_t w = 0; w < nptr; w++)
@@ -141,7 +122,7 @@ static void *alloc_in_cs(mgc_thread *t, size_t size, unsigned kind, const mgc_ty
             ((size_t *)p)[1] = n;
             return p + MGC_TYPED_HEADER;
         }
-        write_heap_bits(t->cache.alloc[spc], (uintptr_t)p, ty, n);
+        write_heap_bits((uintptr_t)p, ty, n);
         return p;
     }
     uintptr_t npages = need / MGC_PAGE_SIZE + (need % MGC_PAGE_SIZE != 0);
@@ -189,30 +170,66 @@ static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type 
     }
 }
 
-/* The inline small path shared by mgc_alloc and mgc_alloc_noscan. */
+/* After the fast path found a stop pending: stop, then zero the slot. */
+static MGC_NOINLINE void *stop_then_zero(mgc_thread *t, void *p, bool zero, uintptr_t n)
+{
+    mgc__thread_stop_deferred(t);
+    if (zero)
+        mgc__zero_slot(p, n);
+    return p;
+}
+
+static MGC_NOINLINE void *alloc_reuse(mgc_thread *t, mgc_cache_entry *e, unsigned spc)
+{
+    void *p = (void *)mgc__reuse_pop(&t->cache, e, spc);
+    mgc__cs_exit(t);
+    return p;
+}
+
+/* The inline small path of mgc_alloc and mgc_alloc_noscan. Every call in it
+   is a tail call, so it needs no stack frame. The slot is zeroed after the
+   no-suspend section: it is allocated already and its address is in a
+   register, so a stop in between only delays the zeroing (a conservative
+   scan of the old bytes can only retain, never corrupt). */
 MGC_INLINE void *alloc_fast(mgc_thread *t, size_t size, unsigned kind)
 {
     unsigned spc = (unsigned)mgc__size_to_class8[(size + 7) >> 3] << 2 | kind;
+    mgc_cache_entry *e = &t->cache.cls[spc];
     mgc__cs_enter(t);
-    mgc_span *s = t->cache.alloc[spc];
-    void *p = mgc__cache_take(s);
-    if (likely(p != NULL)) {
-        MGC_TRACK_UNPOISON(p, s->elemsize);
-        if (s->needzero)
-            zero_slot(p, s->elemsize);
+    if (unlikely(e->reuse))
+        return alloc_reuse(t, e, spc);
+    mgc_span *s = e->span;
+    uint64_t c = s->alloc_cache;
+    if (unlikely(c == 0))
+        goto slow;
+    unsigned b = mgc__ctz64(c);
+    uint32_t r = s->freeindex + b;
+    if (unlikely(r >= s->nelems))
+        goto slow;
+    s->alloc_cache = (c >> b) >> 1;
+    s->freeindex = r + 1;
+    uintptr_t n = s->elemsize;
+    void *p = (void *)(s->base + (uintptr_t)r * n);
+    bool zero = s->needzero;
+    MGC_TRACK_UNPOISON(p, n);
+    if (mgc__cs_leave(t))
+        return stop_then_zero(t, p, zero, n);
+    if (zero) {
+        if (n > 64)
+            return memset(p, 0, n);
+        mgc__zero_slot(p, n);
     }
-    mgc__cs_exit(t);
     return p;
+slow:
+    mgc__cs_exit(t);
+    return alloc_slow(size, kind, NULL, 1);
 }
 
 void *mgc_alloc(size_t size)
 {
     mgc_thread *t = mgc__self;
-    if (likely(t != NULL) && likely(size <= MGC_SMALL_SIZE_MAX)) {
-        void *p = alloc_fast(t, size, MGC_KIND_SCAN);
-        if (likely(p != NULL))
-            return p;
-    }
+    if (likely(t != NULL) && likely(size <= MGC_SMALL_SIZE_MAX))
+        return alloc_fast(t, size, MGC_KIND_SCAN);
     return alloc_slow(size, MGC_KIND_SCAN, NULL, 1);
 }
 
@@ -231,14 +248,13 @@ void *mgc_alloc_noscan(size_t size)
                                  __ATOMIC_RELAXED);
                 c->tiny_allocs++;
                 void *p = (void *)(c->tiny + off);
-                mgc__cs_exit(t);
+                if (mgc__cs_leave(t))
+                    return stop_then_zero(t, p, false, 0);
                 return p;
             }
             mgc__cs_exit(t);
         } else if (size <= MGC_SMALL_SIZE_MAX) {
-            void *p = alloc_fast(t, size, MGC_KIND_NOSCAN);
-            if (likely(p != NULL))
-                return p;
+            return alloc_fast(t, size, MGC_KIND_NOSCAN);
         }
     }
     return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1);
@@ -344,25 +360,11 @@ size_t mgc_usable_size(const void *p)
     return o.usable;
 }
 
-/* Is slot idx allocated? Read as a seqlock against a concurrent sweep of
-   the span (sweepgen is sg-1 while it runs): a live object is never
-   reported free. */
-static bool slot_allocated(const mgc_span *s, uintptr_t idx)
+/* The freed mark of free.h; may be poisoned for AddressSanitizer. */
+MGC_NO_SANITIZE static bool freed_by_hand(uintptr_t slot, unsigned spc)
 {
-    for (;;) {
-        uint32_t g1 = atomic_load_explicit(&s->sweepgen, memory_order_acquire);
-        uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
-        if (g1 == sg - 1) {
-            mgc__arch_pause();
-            continue;
-        }
-        uint32_t fi = __atomic_load_n(&s->freeindex, __ATOMIC_ACQUIRE);
-        const uint64_t *ab = __atomic_load_n(&s->alloc_bits, __ATOMIC_ACQUIRE);
-        bool alloc = idx < fi || ((__atomic_load_n(&ab[idx >> 6], __ATOMIC_RELAXED) >> (idx & 63)) & 1);
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&s->sweepgen, memory_order_relaxed) == g1)
-            return alloc;
-    }
+    uintptr_t w = *(volatile uintptr_t *)(slot + mgc__free_link_off(spc) + sizeof(uintptr_t));
+    return w == (slot ^ mgc__free_cookie);
 }
 
 void *mgc_base(const void *ptr)
@@ -374,9 +376,11 @@ void *mgc_base(const void *ptr)
     if (s->large)
         return (void *)s->base;
     uintptr_t idx = mgc__span_index(s, p);
-    if (idx >= s->nelems || !slot_allocated(s, idx))
+    if (idx >= s->nelems || mgc__slot_state(s, idx) != MGC_SLOT_LIVE)
         return NULL;
     uintptr_t slot = s->base + idx * s->elemsize;
+    if (s->kind != MGC_KIND_TINY && freed_by_hand(slot, s->spanclass))
+        return NULL;
     if (s->kind == MGC_KIND_TYPED && s->elemsize > MGC_TYPED_BITS_MAX)
         return (void *)(slot + MGC_TYPED_HEADER);
     return (void *)slot;
@@ -412,5 +416,6 @@ void *mgc_realloc(void *ptr, size_t size)
         memcpy(q, ptr, n);
     else
         mgc_memmove(q, ptr, n);
+    mgc_free(ptr); /* realloc's contract: the old pointer is dead */
     return q;
 }

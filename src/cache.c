@@ -17,8 +17,10 @@ mgc_span mgc__empty_span;
 
 void mgc__cache_init(mgc_mcache *c)
 {
-    for (unsigned i = 0; i < MGC_NUM_SPAN_CLASSES; i++)
-        c->alloc[i] = &mgc__empty_span;
+    for (unsigned i = 0; i < MGC_NUM_SPAN_CLASSES; i++) {
+        c->cls[i].span = &mgc__empty_span;
+        c->cls[i].reuse = 0;
+    }
     c->tiny = 0;
     c->tinyoffset = MGC_TINY_SIZE;
     c->tiny_desc = NULL;
@@ -27,7 +29,7 @@ void mgc__cache_init(mgc_mcache *c)
 
 void *mgc__cache_refill(mgc_thread *t, unsigned spc)
 {
-    mgc_span **slot = &t->cache.alloc[spc];
+    mgc_span **slot = &t->cache.cls[spc].span;
     mgc_span *s = *slot;
     if (s != &mgc__empty_span) {
         /* alloc_cache ran out at a 64-slot boundary: reload it from
@@ -49,12 +51,24 @@ void *mgc__cache_refill(mgc_thread *t, unsigned spc)
 void mgc__cache_flush(mgc_mcache *c)
 {
     for (unsigned i = 0; i < MGC_NUM_SPAN_CLASSES; i++) {
-        mgc_span *s = c->alloc[i];
+        mgc_span *s = c->cls[i].span;
+        c->cls[i].reuse = 0;
         if (s != &mgc__empty_span) {
-            c->alloc[i] = &mgc__empty_span;
+            c->cls[i].span = &mgc__empty_span;
             mgc__central_uncache_span(s);
         }
     }
+    /* A reused slot was freed and allocated again: count both. Slots still
+       on the lists are dropped uncounted: the sweeper will count them freed. */
+    for (unsigned sc = 0; sc < MGC_NUM_SIZE_CLASSES; sc++) {
+        if (c->nreuse[sc]) {
+            mgc__stat_add(&mgc__stats.nmalloc[sc], c->nreuse[sc]);
+            mgc__stat_add(&mgc__stats.nfree[sc], c->nreuse[sc]);
+            c->nreuse[sc] = 0;
+        }
+    }
+    mgc__stat_add(&mgc__stats.nfree_explicit, c->nfree_explicit);
+    c->nfree_explicit = 0;
     /* The tiny block may have room left, but its span just went back and
        will be swept: a block nobody references must not be bumped into. */
     c->tiny = 0;
@@ -64,13 +78,15 @@ void mgc__cache_flush(mgc_mcache *c)
     c->tiny_allocs = 0;
 }
 
-void mgc__cache_count(const mgc_mcache *c, uint64_t nmalloc[MGC_NUM_SIZE_CLASSES],
-                      uint64_t *tiny_allocs)
+void mgc__cache_count(const mgc_mcache *c, mgc_cache_counts *out)
 {
     for (unsigned i = 0; i < MGC_NUM_SPAN_CLASSES; i++) {
-        const mgc_span *s = c->alloc[i];
+        const mgc_span *s = c->cls[i].span;
         if (s != &mgc__empty_span)
-            nmalloc[s->sizeclass] += mgc__span_count_alloc(s) - s->cache_alloc_count;
+            out->nmalloc[s->sizeclass] += mgc__span_count_alloc(s) - s->cache_alloc_count;
     }
-    *tiny_allocs += c->tiny_allocs;
+    for (unsigned sc = 0; sc < MGC_NUM_SIZE_CLASSES; sc++)
+        out->nreuse[sc] += c->nreuse[sc];
+    out->tiny_allocs += c->tiny_allocs;
+    out->nfree_explicit += c->nfree_explicit;
 }

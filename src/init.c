@@ -12,6 +12,7 @@
 #include "internal/base.h"
 #include "internal/central.h"
 #include "internal/env.h"
+#include "internal/free.h"
 #include "internal/gc.h"
 #include "internal/heap.h"
 #include "internal/mark.h"
@@ -73,6 +74,7 @@ static void do_init(void)
     /* Start at 4 so that sg-2 and sg-1 never wrap in the first cycles. */
     atomic_store_explicit(&mgc__gc.sweepgen, 4, memory_order_relaxed);
     mgc__pacer_init(mgc__opts.gogc);
+    mgc__free_init();
     mgc__threads_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }

@@ -13,12 +13,24 @@
 #include "base.h"
 #include "span.h"
 
+/* One span class's state: the cached span and the reuse list of slots this
+   thread freed by hand (free.c), side by side so the fast path reads both
+   from one cache line. */
+typedef struct mgc_cache_entry {
+    mgc_span *span;  /* &mgc__empty_span when none */
+    uintptr_t reuse; /* first freed slot, 0 if none; links are encoded (free.c) */
+} mgc_cache_entry;
+
 typedef struct mgc_mcache {
-    mgc_span *alloc[MGC_NUM_SPAN_CLASSES]; /* &mgc__empty_span when none */
+    mgc_cache_entry cls[MGC_NUM_SPAN_CLASSES];
     uintptr_t tiny;        /* current tiny block, 0 if none */
     uintptr_t tinyoffset;  /* first free byte in it (16 when none) */
     uint8_t *tiny_desc;    /* the block's descriptor in its span (below) */
     uint64_t tiny_allocs;  /* tiny objects allocated, not yet in stats */
+    /* Explicit frees since the last flush (free.c): slots pushed on the
+       reuse lists, and slots popped again by allocations, by size class. */
+    uint64_t nfree_explicit;
+    uint64_t nreuse[MGC_NUM_SIZE_CLASSES];
 } mgc_mcache;
 
 /* Tiny block descriptor, one byte per 16-byte block in a tiny span's side
@@ -44,6 +56,31 @@ MGC_INLINE size_t mgc__tiny_usable(uint8_t d, uintptr_t off)
 /* The sentinel: no free slot, never uncached. */
 extern MGC_INTERNAL mgc_span mgc__empty_span;
 
+/* Zero a slot (a multiple of 16 bytes). Small slots inline: a libc call
+   costs more than the stores. */
+MGC_INLINE void mgc__zero_slot(void *p, uintptr_t n)
+{
+    if (n <= 64) {
+        uint64_t *q = p;
+        q[0] = 0;
+        q[1] = 0;
+        if (n > 16) {
+            q[2] = 0;
+            q[3] = 0;
+            if (n > 32) {
+                q[4] = 0;
+                q[5] = 0;
+                if (n > 48) {
+                    q[6] = 0;
+                    q[7] = 0;
+                }
+            }
+        }
+        return;
+    }
+    memset(p, 0, n);
+}
+
 /* Take the next free slot of s by its alloc_cache, or NULL. */
 MGC_INLINE void *mgc__cache_take(mgc_span *s)
 {
@@ -66,13 +103,20 @@ struct mgc_thread;
    crossed the trigger. NULL when the heap cannot grow. Inside a no-suspend
    section. The slot is not yet zeroed or unpoisoned. */
 MGC_INTERNAL void *mgc__cache_refill(struct mgc_thread *t, unsigned spc);
-/* Give every cached span back and drop the tiny block (at each collection,
-   at thread exit, and for dead threads after fork). */
+/* Give every cached span back, drop the tiny block and the reuse lists (at
+   each collection, at thread exit, and for dead threads after fork). A
+   dropped freed slot is garbage the sweeper will reclaim. */
 MGC_INTERNAL void mgc__cache_flush(mgc_mcache *c);
 MGC_INTERNAL void mgc__cache_init(mgc_mcache *c);
-/* Objects allocated from cached spans since they were cached, by size class
-   (for exact MemStats in a stopped world). */
-MGC_INTERNAL void mgc__cache_count(const mgc_mcache *c, uint64_t nmalloc[MGC_NUM_SIZE_CLASSES],
-                                   uint64_t *tiny_allocs);
+/* What a cache holds that MemStats has not seen yet (for exact figures in
+   a stopped world): objects allocated from cached spans since they were
+   cached and slots reused from the free lists, by size class; tiny objects;
+   explicit frees. */
+typedef struct mgc_cache_counts {
+    uint64_t nmalloc[MGC_NUM_SIZE_CLASSES];
+    uint64_t nreuse[MGC_NUM_SIZE_CLASSES];
+    uint64_t tiny_allocs, nfree_explicit;
+} mgc_cache_counts;
+MGC_INTERNAL void mgc__cache_count(const mgc_mcache *c, mgc_cache_counts *out);
 
 #endif /* MGC_CACHE_H */

@@ -18,6 +18,8 @@ typedef struct mgc_stats {
     _Atomic uint64_t large_nmalloc, large_nfree;
     _Atomic uint64_t large_alloc_bytes, large_free_bytes;
     _Atomic uint64_t tiny_allocs;
+    _Atomic uint64_t nfree_explicit;      /* slots freed by mgc_free (small and large) */
+    _Atomic uint64_t large_nfree_explicit; /* of the large frees, those by mgc_free */
     /* Collector history; gc lock. */
     uint64_t pause_ns[256], pause_end[256];
     uint32_t num_gc, num_forced_gc;

@@ -64,6 +64,16 @@ MGC_INLINE void mgc__cs_enter(mgc_thread *t)
     atomic_signal_fence(memory_order_seq_cst);
 }
 
+/* Leave the section; true when a stop is pending and the caller must call
+   mgc__thread_stop_deferred (the fast path does it in a tail call). */
+MGC_INLINE bool mgc__cs_leave(mgc_thread *t)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    atomic_store_explicit(&t->in_cs, 0, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    return unlikely(atomic_load_explicit(&t->suspend_pending, memory_order_relaxed));
+}
+
 MGC_INLINE void mgc__cs_exit(mgc_thread *t)
 {
     atomic_signal_fence(memory_order_seq_cst);

@@ -1,0 +1,67 @@
+/*
+ * free.h — explicit free (Go's runtime.freegc, issue 74299): the reuse
+ * lists that hand a freed slot back to the freeing thread's next allocation
+ * of its span class, LIFO.
+ *
+ * A freed small slot stays allocated as far as its span knows; it sits on
+ * the thread's list for its span class. Its words at link_off (0, or 16 for
+ * objects with a type header, which stays intact for the marker) hold:
+ *   word 0: the next slot XOR mgc__free_cookie — never a pointer the
+ *           collector could trace;
+ *   word 1: the slot's address XOR mgc__free_cookie — the freed mark that
+ *           catches a double free without a bitmap or an atomic.
+ * The lists are dropped at every cache flush (each cycle, world stopped):
+ * from then on an unreused freed slot is ordinary garbage, swept like any
+ * other. So a slot is on at most one list, a listed slot is never in an
+ * alloc cache, and nothing is handed out twice.
+ */
+#ifndef MGC_FREE_H
+#define MGC_FREE_H
+
+#include "base.h"
+#include "cache.h"
+#include "gc.h"
+#include "span.h"
+#include "track.h"
+
+extern MGC_INTERNAL uintptr_t mgc__free_cookie;
+
+MGC_INTERNAL void mgc__free_init(void);
+
+/* Where the link words of a freed slot of span class spc start. */
+MGC_INLINE uintptr_t mgc__free_link_off(unsigned spc)
+{
+    return mgc__spanclass_kind(spc) == MGC_KIND_TYPED &&
+                   mgc__class_size[mgc__spanclass_sizeclass(spc)] > MGC_TYPED_BITS_MAX
+               ? MGC_TYPED_HEADER
+               : 0;
+}
+
+/* Concurrent marking will need a reused slot marked (allocate-black);
+   a stopped-world mark never runs beside an allocation. */
+MGC_INTERNAL void mgc__free_reuse_black(uintptr_t slot);
+
+/* Pop the head of entry e's reuse list (e->reuse != 0): the slot, unpoisoned
+   and zeroed. Inside a no-suspend section. */
+MGC_INLINE uintptr_t mgc__reuse_pop(mgc_mcache *c, mgc_cache_entry *e, unsigned spc)
+{
+    uintptr_t r = e->reuse;
+    uintptr_t size = mgc__class_size[mgc__spanclass_sizeclass(spc)];
+    MGC_TRACK_UNPOISON(r, size);
+    uintptr_t *w = (uintptr_t *)(r + mgc__free_link_off(spc));
+    e->reuse = w[0] ^ mgc__free_cookie;
+    mgc__zero_slot((void *)r, size);
+    c->nreuse[mgc__spanclass_sizeclass(spc)]++;
+    if (unlikely(atomic_load_explicit(&mgc__gc.phase, memory_order_relaxed) == MGC_PHASE_MARK))
+        mgc__free_reuse_black(r);
+    return r;
+}
+
+/* What a slot is, read as a seqlock against a concurrent sweep of its span
+   (sweepgen is sg-1 while it runs): FREE (not allocated), DEAD (allocated,
+   but its span is unswept and the last mark did not reach it: garbage the
+   sweeper has not taken yet), or LIVE. */
+enum mgc_slot_state { MGC_SLOT_FREE, MGC_SLOT_DEAD, MGC_SLOT_LIVE };
+MGC_INTERNAL enum mgc_slot_state mgc__slot_state(const mgc_span *s, uintptr_t idx);
+
+#endif /* MGC_FREE_H */

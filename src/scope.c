@@ -1,0 +1,69 @@
+/*
+ * scope.c — tracked scopes (mgc.h; Go's freegcTracked): a list of what was
+ * allocated through the scope, freed in reverse order when it ends.
+ *
+ * The list lives in the scope (on the caller's stack) while it fits 16
+ * entries, then in an array from mgc_alloc. Both are scanned, so a tracked
+ * object stays alive until the scope ends: mgc_free at the end can never
+ * meet a slot the collector already reclaimed. (Go's design lets tracked
+ * entries die early and cancels their free instead; in C a scope is short
+ * and explicit, and keeping them is simpler and safe.)
+ */
+#include "internal/base.h"
+
+static void track(mgc_scope *s, void *p)
+{
+    if (!s->items) {
+        s->items = s->inline_items;
+        s->cap = MGC_SCOPE_INLINE;
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap * 2;
+        void **items = mgc_alloc(cap * sizeof(void *));
+        MGC_CHECK(items != NULL, "mgc_scope: out of memory for %zu tracked objects", cap);
+        memcpy(items, s->items, s->n * sizeof(void *));
+        if (s->items != s->inline_items)
+            mgc_free(s->items);
+        s->items = items;
+        s->cap = cap;
+    }
+    s->items[s->n++] = p;
+}
+
+void *mgc_scope_alloc(mgc_scope *s, size_t size)
+{
+    void *p = mgc_alloc(size);
+    if (p)
+        track(s, p);
+    return p;
+}
+
+void *mgc_scope_alloc_noscan(mgc_scope *s, size_t size)
+{
+    void *p = mgc_alloc_noscan(size);
+    if (p)
+        track(s, p);
+    return p;
+}
+
+void mgc_scope_keep(mgc_scope *s, void *p)
+{
+    /* Most often the newest entry: search from the end. */
+    for (size_t i = s->n; i-- > 0;) {
+        if (s->items[i] == p) {
+            s->items[i] = s->items[--s->n];
+            return;
+        }
+    }
+    mgc__fatal("mgc_scope_keep: %p was not allocated through this scope (or was kept already)", p);
+}
+
+void mgc_scope_end(mgc_scope *s)
+{
+    for (size_t i = s->n; i-- > 0;)
+        mgc_free(s->items[i]);
+    if (s->items && s->items != s->inline_items)
+        mgc_free(s->items);
+    s->items = NULL;
+    s->n = s->cap = 0;
+}
