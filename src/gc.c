@@ -61,7 +61,7 @@ static MGC_NOINLINE void cycle(bool forced)
 
     /* 2. Stop the world; bring every cached span home. */
     mgc__stw_stop();
-    mgc__sweep_wait_idle(); /* a background sweeper may be finding nothing */
+    mgc__sweep_pause(); /* the background sweeper stops with the world */
     __builtin_unwind_init(); /* our own registers onto our stack, for the scan */
     mgc__thread_save_self(self, MGC_ARCH_SP());
     MGC_FOR_EACH_THREAD(t) mgc__cache_flush(&t->cache);
@@ -94,6 +94,7 @@ static MGC_NOINLINE void cycle(bool forced)
     mgc__pacer_commit(res.marked_bytes, res.stack_bytes, res.global_bytes);
     c.goal = atomic_load_explicit(&mgc__pacer.goal, memory_order_relaxed);
     mgc__sweep_begin(nspans);
+    mgc__sweep_resume();
     mgc__stw_start();
     c.t_end = mgc__os_nanotime();
     c.pause_ns = c.t_end - c.t_start;

@@ -9,6 +9,7 @@
  * both mallocs and frees.
  */
 #include "internal/stats.h"
+#include "internal/sweep.h"
 #include "internal/env.h"
 #include "internal/heap.h"
 #include "internal/meta.h"
@@ -49,21 +50,24 @@ double mgc__stats_gc_cpu_fraction(void)
 void mgc_read_memstats(mgc_memstats *ms)
 {
     mgc_thread *self = mgc__thread_current();
-    uint64_t nmalloc[MGC_NUM_SIZE_CLASSES] = {0}, tiny = 0;
+    mgc_cache_counts cc;
+    memset(&cc, 0, sizeof cc);
     memset(ms, 0, sizeof *ms);
 
+    /* A snapshot: the world and the background sweeper stopped while every
+       counter is read. */
     mgc__lock(&mgc__gc.lock);
     mgc__stw_stop();
-    MGC_FOR_EACH_THREAD(t) mgc__cache_count(&t->cache, nmalloc, &tiny);
+    mgc__sweep_pause();
+    MGC_FOR_EACH_THREAD(t) mgc__cache_count(&t->cache, &cc);
     ms->num_threads = mgc__threads_count();
     (void)self;
-    mgc__stw_start();
-
     mgc_stats *st = &mgc__stats;
     uint64_t mallocs = 0, frees = 0, alloc_bytes = 0, free_bytes = 0;
     for (int c = 1; c < MGC_NUM_SIZE_CLASSES; c++) {
-        uint64_t nm = atomic_load_explicit(&st->nmalloc[c], memory_order_relaxed) + nmalloc[c];
-        uint64_t nf = atomic_load_explicit(&st->nfree[c], memory_order_relaxed);
+        /* A slot reused from a free list was freed and allocated again. */
+        uint64_t nm = atomic_load_explicit(&st->nmalloc[c], memory_order_relaxed) + cc.nmalloc[c] + cc.nreuse[c];
+        uint64_t nf = atomic_load_explicit(&st->nfree[c], memory_order_relaxed) + cc.nreuse[c];
         mallocs += nm;
         frees += nf;
         alloc_bytes += nm * mgc__class_size[c];
@@ -80,7 +84,7 @@ void mgc_read_memstats(mgc_memstats *ms)
     frees += lf;
     alloc_bytes += atomic_load_explicit(&st->large_alloc_bytes, memory_order_relaxed);
     free_bytes += atomic_load_explicit(&st->large_free_bytes, memory_order_relaxed);
-    tiny += atomic_load_explicit(&st->tiny_allocs, memory_order_relaxed);
+    uint64_t tiny = cc.tiny_allocs + atomic_load_explicit(&st->tiny_allocs, memory_order_relaxed);
 
     ms->mallocs = mallocs + tiny;
     ms->frees = frees + tiny;
@@ -93,9 +97,13 @@ void mgc_read_memstats(mgc_memstats *ms)
     mgc__heap_read_stats(&ms->heap_sys, &ms->heap_inuse, &nspans);
     ms->heap_idle = ms->heap_sys - ms->heap_inuse;
     ms->heap_released = 0;
-
     uint64_t inuse[MGC_META_NCAT], sys[MGC_META_NCAT];
     mgc__meta_read(inuse, sys);
+    ms->frees_explicit = cc.nfree_explicit + atomic_load_explicit(&st->nfree_explicit, memory_order_relaxed);
+    ms->frees_explicit_large = atomic_load_explicit(&st->large_nfree_explicit, memory_order_relaxed);
+    mgc__sweep_resume();
+    mgc__stw_start();
+
     ms->mspan_inuse = inuse[MGC_META_MSPAN];
     ms->mspan_sys = sys[MGC_META_MSPAN];
     ms->mcache_inuse = inuse[MGC_META_MCACHE];

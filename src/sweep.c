@@ -11,11 +11,12 @@
  * is set at mark termination (world stopped, every span on a central list)
  * and drops when a span's sweep is complete, so it reaches zero exactly
  * when every span is swept. `active` counts background sweeps in progress
- * (Go's sweepLocker): a sweeper registers before it reads `unswept` and the
- * sweep generation, and the collector, once the world is stopped, waits for
- * `active` to drain — so no sweeper works with a stale generation or
- * overlaps marking. Mutators sweep inside no-suspend sections, which a stop
- * already excludes.
+ * (Go's sweepLocker): a sweeper registers before it reads `paused`,
+ * `unswept` and the sweep generation; whoever stops the world sets `paused`
+ * and waits for `active` to drain — so no sweeper works with a stale
+ * generation, overlaps marking, or changes counters under a MemStats
+ * snapshot, just as Go's sweeper goroutine stops with the world. Mutators
+ * sweep inside no-suspend sections, which a stop already excludes.
  */
 #include "internal/sweep.h"
 #include "internal/arch.h"
@@ -34,6 +35,7 @@ static bool sweep_one(void);
 static struct {
     _Atomic uint64_t unswept; /* spans left to sweep this cycle */
     _Atomic uint32_t active;  /* sweep_one calls in progress (seq_cst, see above) */
+    _Atomic uint32_t paused;  /* set while the world is stopped: no new sweeps */
     _Atomic uint32_t cursor;  /* class where the next sweep_one starts; a hint */
     _Atomic uint32_t gen;     /* bumped to wake the background sweeper */
     bool bg_started;          /* gc lock */
@@ -118,15 +120,25 @@ bool mgc__sweep_one(void)
     /* Register first (seq_cst, pairing with mgc__sweep_wait_idle): either
        the collector sees us and waits, or we see unswept == 0 below. */
     atomic_fetch_add_explicit(&SW.active, 1, memory_order_seq_cst);
-    bool swept = sweep_one();
+    bool swept = !atomic_load_explicit(&SW.paused, memory_order_seq_cst) && sweep_one();
     atomic_fetch_sub_explicit(&SW.active, 1, memory_order_release);
     return swept;
 }
 
-void mgc__sweep_wait_idle(void)
+void mgc__sweep_pause(void)
 {
+    atomic_store_explicit(&SW.paused, 1, memory_order_seq_cst);
     while (atomic_load_explicit(&SW.active, memory_order_seq_cst) != 0)
         mgc__arch_pause();
+}
+
+void mgc__sweep_resume(void)
+{
+    atomic_store_explicit(&SW.paused, 0, memory_order_seq_cst);
+    if (atomic_load_explicit(&SW.unswept, memory_order_acquire)) {
+        atomic_fetch_add_explicit(&SW.gen, 1, memory_order_release);
+        mgc__os_futex_wake(&SW.gen, 1);
+    }
 }
 
 static bool sweep_one(void)
@@ -187,6 +199,8 @@ void mgc__sweep_finish(void)
         sched_yield();
 }
 
+void mgc__sweep_forget(uint64_t n) { atomic_fetch_sub_explicit(&SW.unswept, n, memory_order_release); }
+
 bool mgc__sweep_done(void) { return atomic_load_explicit(&SW.unswept, memory_order_acquire) == 0; }
 
 static void *bg_main(void *arg)
@@ -215,9 +229,8 @@ void mgc__sweep_prepare(void)
 
 void mgc__sweep_begin(uint64_t nspans)
 {
+    /* The background sweeper starts at mgc__sweep_resume. */
     atomic_store_explicit(&SW.unswept, nspans, memory_order_release);
-    atomic_fetch_add_explicit(&SW.gen, 1, memory_order_release);
-    mgc__os_futex_wake(&SW.gen, 1);
 }
 
 void mgc__sweep_fork_child(void)

@@ -25,8 +25,15 @@ MGC_INTERNAL void mgc__sweep_prepare(void);
 /* Mark termination (world stopped): nspans spans now need sweeping. */
 MGC_INTERNAL void mgc__sweep_begin(uint64_t nspans);
 MGC_INTERNAL bool mgc__sweep_done(void);
-/* World stopped: wait until no background sweep is in progress. */
-MGC_INTERNAL void mgc__sweep_wait_idle(void);
+/* n unswept spans left the heap unswept (an explicit free of a large
+   object): the sweep will not meet them. Under their central lock. */
+MGC_INTERNAL void mgc__sweep_forget(uint64_t n);
+/* Right after stopping the world: keep background sweeping out until
+   mgc__sweep_resume, and wait for any sweep in progress to finish. */
+MGC_INTERNAL void mgc__sweep_pause(void);
+/* Before restarting the world: let background sweeping run again (and
+   wake the sweeper if there is work). */
+MGC_INTERNAL void mgc__sweep_resume(void);
 MGC_INTERNAL void mgc__sweep_fork_child(void);
 
 #endif /* MGC_SWEEP_H */
