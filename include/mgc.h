@@ -155,6 +155,10 @@ MGC_API void *mgc_scope_alloc_noscan(mgc_scope *s, size_t size) MGC_MALLOC MGC_A
 /* Let p, allocated through s, outlive it. Aborts if s did not allocate p. */
 MGC_API void mgc_scope_keep(mgc_scope *s, void *p);
 
+/* ---- Self-freeing containers (buf.c, vec.c, map.c) ---------------------- */
+/* BEGIN containers */
+/* END containers */
+
 /* ---- Collection control ------------------------------------------------ */
 
 /* Blocks until a full cycle that started after the call has finished,
