@@ -195,16 +195,19 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("\nsummary\n");
-    printf("  binary trees (depth %d)     %.2f s\n", depth, t1 - t0);
-    printf("  cache churn (%zu records)   %.2f s\n", records, t2 - t1);
-    printf("  cycles                      %u (%u forced)\n", ms.num_gc, ms.num_forced_gc);
-    printf("  total pause                 %.1f ms\n", ms.pause_total_ns / 1e6);
-    printf("  longest pause               %.2f ms\n", ms.pause_max_ns / 1e6);
-    printf("  peak heap                   %.1f MiB (heap_sys %.1f MiB)\n", ms.heap_live_peak / 1048576.0,
+    char label[64];
+    snprintf(label, sizeof label, "binary trees (depth %d)", depth);
+    printf("  %-29s%.2f s\n", label, t1 - t0);
+    snprintf(label, sizeof label, "cache churn (%zu records)", records);
+    printf("  %-29s%.2f s\n", label, t2 - t1);
+    printf("  cycles                       %u (%u forced)\n", ms.num_gc, ms.num_forced_gc);
+    printf("  total pause                  %.1f ms\n", ms.pause_total_ns / 1e6);
+    printf("  longest pause                %.2f ms\n", ms.pause_max_ns / 1e6);
+    printf("  peak heap                    %.1f MiB (heap_sys %.1f MiB)\n", ms.heap_live_peak / 1048576.0,
            ms.heap_sys / 1048576.0);
-    printf("  peak RSS                    %.1f MiB\n", ru.ru_maxrss / 1024.0);
-    printf("  objects allocated           %" PRIu64 " (%.1f GiB)\n", ms.mallocs, ms.total_alloc / 1073741824.0);
-    printf("  GC CPU fraction             %.1f%%\n", ms.gc_cpu_fraction * 100);
-    printf("  result                      %s\n", bad ? "FAILED" : "ok");
+    printf("  peak RSS                     %.1f MiB\n", ru.ru_maxrss / 1024.0);
+    printf("  objects allocated            %" PRIu64 " (%.1f GiB)\n", ms.mallocs, ms.total_alloc / 1073741824.0);
+    printf("  GC CPU fraction              %.1f%%\n", ms.gc_cpu_fraction * 100);
+    printf("  result                       %s\n", bad ? "FAILED" : "ok");
     return bad;
 }
