@@ -1,0 +1,39 @@
+#!/bin/sh
+# Install mgc from the build tree into a temporary prefix, then build and run
+# consumers through pkg-config (mgc.pc) and through find_package(mgc).
+# Usage: test_install.sh <build-dir> <source-dir>
+set -eu
+build=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+test -f "$tmp/prefix/include/mgc.h"
+libdir=$(ls -d "$tmp"/prefix/lib*/ | head -n 1)
+test -f "$libdir/libmgc.a"
+test -f "$libdir/libmgc.so"
+pc="$libdir/pkgconfig/mgc.pc"
+test -f "$pc"
+grep -q '^Libs.private: -lpthread' "$pc"
+
+# pkg-config consumer (the .pc file read directly when pkg-config is absent).
+if command -v pkg-config >/dev/null 2>&1; then
+  flags=$(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags --libs mgc)
+else
+  echo "pkg-config not installed: reading mgc.pc directly"
+  flags="-I$tmp/prefix/include -L$libdir -lmgc"
+fi
+cc -o "$tmp/pc_consumer" "$src/tests/install/consumer.c" $flags -lpthread -Wl,-rpath,"$libdir"
+"$tmp/pc_consumer"
+
+# CMake package consumer, shared and static.
+cmake -S "$src/tests/install" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/consumer" >/dev/null
+"$tmp/consumer/consumer"
+"$tmp/consumer/consumer_static"
+# Only mgc_* is exported from the shared library.
+if command -v nm >/dev/null 2>&1; then
+  bad=$(nm -D --defined-only "$libdir/libmgc.so" | awk '$2 ~ /[TDB]/ {print $3}' | grep -v '^mgc_' | grep -v '^_' || true)
+  if [ -n "$bad" ]; then echo "exported non-mgc symbols: $bad"; exit 1; fi
+fi
+echo "install test ok"
