@@ -3,8 +3,9 @@
  * mcentral, flush at each collection and at thread exit.
  *
  * Invariant: a cache slot holds &mgc__empty_span or a span whose sweepgen
- * is sg+3 (swept and cached). Before a span leaves the cache its slot is
- * reset first, so a span is never both cached and listed.
+ * is sg+3 (swept and cached). A span leaves its slot and enters a central
+ * list in one step under the class lock (central.c), so it is never in both
+ * places and never in neither (fork relies on the latter).
  */
 #include "internal/cache.h"
 #include "internal/central.h"
@@ -36,8 +37,7 @@ void *mgc__cache_refill(mgc_thread *t, unsigned spc)
            alloc_bits (no lock, Go's nextFreeIndex). */
         if (mgc__span_refill_cache(s))
             return mgc__cache_take(s);
-        *slot = &mgc__empty_span;
-        mgc__central_uncache_span(s);
+        mgc__central_uncache_span(slot);
     }
     if (!mgc__central_cache_span(spc, slot))
         return NULL;
@@ -51,12 +51,9 @@ void *mgc__cache_refill(mgc_thread *t, unsigned spc)
 void mgc__cache_flush(mgc_mcache *c)
 {
     for (unsigned i = 0; i < MGC_NUM_SPAN_CLASSES; i++) {
-        mgc_span *s = c->cls[i].span;
         c->cls[i].reuse = 0;
-        if (s != &mgc__empty_span) {
-            c->cls[i].span = &mgc__empty_span;
-            mgc__central_uncache_span(s);
-        }
+        if (c->cls[i].span != &mgc__empty_span)
+            mgc__central_uncache_span(&c->cls[i].span);
     }
     /* A reused slot was freed and allocated again: count both. Slots still
        on the lists are dropped uncounted: the sweeper will count them freed. */

@@ -8,6 +8,7 @@
  * heap under that lock. Cache slots are set under the lock too.
  */
 #include "internal/central.h"
+#include "internal/cache.h"
 #include "internal/gc.h"
 #include "internal/heap.h"
 #include "internal/mark.h"
@@ -19,23 +20,13 @@ mgc_central mgc__central[MGC_NUM_SPAN_CLASSES] MGC_STATE;
 
 void mgc__list_push(mgc_span **head, mgc_span *s, uint8_t which)
 {
-    s->prev = NULL;
-    s->next = *head;
-    if (*head)
-        (*head)->prev = s;
-    *head = s;
+    MGC_DLIST_PUSH(*head, s);
     s->list = which;
 }
 
 void mgc__list_remove(mgc_span **head, mgc_span *s)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        *head = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->next = s->prev = NULL;
+    MGC_DLIST_REMOVE(*head, s);
     s->list = MGC_LIST_NONE;
 }
 
@@ -113,8 +104,9 @@ bool mgc__central_cache_span(unsigned spc, mgc_span **slot)
     return true;
 }
 
-void mgc__central_uncache_span(mgc_span *s)
+void mgc__central_uncache_span(mgc_span **slot)
 {
+    mgc_span *s = *slot;
     uint32_t n = mgc__span_count_alloc(s);
     mgc__stat_add(&mgc__stats.nmalloc[s->sizeclass], n - s->cache_alloc_count);
     if (s->cached_in_mark) {
@@ -126,6 +118,7 @@ void mgc__central_uncache_span(mgc_span *s)
     uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
     unsigned sw = mgc__swept_index(sg);
     mgc__lock(&c->lock);
+    *slot = &mgc__empty_span; /* under the lock: never in neither place */
     s->alloc_count = n;
     atomic_store_explicit(&s->sweepgen, sg, memory_order_relaxed);
     if (n == s->nelems)

@@ -235,7 +235,11 @@ void mgc__sweep_begin(uint64_t nspans)
 
 void mgc__sweep_fork_child(void)
 {
-    /* No background sweeper in the child until the next cycle starts one. */
+    /* No background sweeper in the child until the next cycle starts one.
+       The parent's may have been registered in `active` (waiting for a
+       central lock the fork handler held): it does not exist here. */
     SW.bg_started = false;
     atomic_store_explicit(&SW.gen, 0, memory_order_relaxed);
+    atomic_store_explicit(&SW.active, 0, memory_order_relaxed);
+    atomic_store_explicit(&SW.paused, 0, memory_order_relaxed);
 }

@@ -213,11 +213,7 @@ static mgc_thread *attach_self(void)
     pthread_setspecific(reg.key, t);
     mgc__self = t;
     mgc__lock(&reg.lock);
-    t->prev = NULL;
-    t->next = reg.list;
-    if (reg.list)
-        reg.list->prev = t;
-    reg.list = t;
+    MGC_DLIST_PUSH(reg.list, t);
     reg.count++;
     mgc__unlock(&reg.lock);
     return t;
@@ -246,12 +242,7 @@ static void detach(mgc_thread *t)
     /* Still registered while waiting for the lock: a collection that holds
        it stops this thread like any other. */
     mgc__lock(&reg.lock);
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        reg.list = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
+    MGC_DLIST_REMOVE(reg.list, t);
     reg.count--;
     mgc__unlock(&reg.lock);
     mgc__self = NULL;
@@ -279,12 +270,7 @@ static void key_destructor(void *p)
 static void unlink_start(start_rec *r)
 {
     mgc__lock(&reg.lock);
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        reg.starting = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
+    MGC_DLIST_REMOVE(reg.starting, r);
     mgc__unlock(&reg.lock);
 }
 
@@ -311,11 +297,7 @@ int mgc_pthread_create(pthread_t *pt, const pthread_attr_t *a, void *(*fn)(void 
     r->fn = fn;
     r->arg = arg;
     mgc__lock(&reg.lock);
-    r->prev = NULL;
-    r->next = reg.starting;
-    if (reg.starting)
-        reg.starting->prev = r;
-    reg.starting = r;
+    MGC_DLIST_PUSH(reg.starting, r);
     mgc__unlock(&reg.lock);
     int err = pthread_create(pt, a, thread_start, r);
     if (err) {

@@ -107,8 +107,10 @@ static inline void t_drain(int fd, char *buf, size_t cap)
     buf[n] = 0;
 }
 
-/* Run fn(arg) in a forked child; capture its stderr and stdout. */
-static inline void t_run_child(void (*fn)(void *), void *arg, t_child *c)
+/* Fork; in the child, send stdout and stderr to pipes and call
+   child(a, b), which must not return; in the parent, collect both outputs
+   and the exit status. */
+static inline void t_fork_capture(void (*child)(void *, const void *), void *a, const void *b, t_child *c)
 {
     int pe[2], po[2];
     CHECK(pipe(pe) == 0 && pipe(po) == 0);
@@ -120,9 +122,8 @@ static inline void t_run_child(void (*fn)(void *), void *arg, t_child *c)
         dup2(po[1], 1);
         close(pe[0]);
         close(po[0]);
-        fn(arg);
-        fflush(NULL);
-        _exit(0);
+        child(a, b);
+        _exit(127);
     }
     close(pe[1]);
     close(po[1]);
@@ -134,33 +135,39 @@ static inline void t_run_child(void (*fn)(void *), void *arg, t_child *c)
         ;
 }
 
+static inline void t_call_child(void *fn, const void *arg)
+{
+    ((void (*)(void *))fn)((void *)arg);
+    fflush(NULL);
+    _exit(0);
+}
+
+/* Run fn(arg) in a forked child; capture its stderr and stdout. */
+static inline void t_run_child(void (*fn)(void *), void *arg, t_child *c)
+{
+    t_fork_capture(t_call_child, (void *)fn, arg, c);
+}
+
+typedef struct t_exec_args {
+    const char *argv0, *mode;
+    const char *const *env;
+} t_exec_args;
+
+static inline void t_exec_child(void *a, const void *unused)
+{
+    (void)unused;
+    const t_exec_args *x = a;
+    for (const char *const *e = x->env; e && *e; e++)
+        putenv((char *)*e);
+    execl(x->argv0, x->argv0, x->mode, (char *)NULL);
+}
+
 /* Run this program again as `argv0 mode` with extra environment entries
    ("NAME=value", NULL-terminated), to test start-up behaviour. */
 static inline void t_run_self(const char *argv0, const char *mode, const char *const *env, t_child *c)
 {
-    int pe[2], po[2];
-    CHECK(pipe(pe) == 0 && pipe(po) == 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        dup2(pe[1], 2);
-        dup2(po[1], 1);
-        close(pe[0]);
-        close(po[0]);
-        for (const char *const *e = env; e && *e; e++)
-            putenv((char *)*e);
-        execl(argv0, argv0, mode, (char *)NULL);
-        _exit(127);
-    }
-    close(pe[1]);
-    close(po[1]);
-    t_drain(po[0], c->out, sizeof c->out);
-    t_drain(pe[0], c->err, sizeof c->err);
-    close(pe[0]);
-    close(po[0]);
-    while (waitpid(pid, &c->status, 0) < 0 && errno == EINTR)
-        ;
+    t_exec_args x = {argv0, mode, env};
+    t_fork_capture(t_exec_child, &x, NULL, c);
 }
 
 /* The child died of SIGABRT and said `needle` on stderr. */

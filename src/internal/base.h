@@ -91,6 +91,26 @@ MGC_INLINE void mgc__bit_clear(uint64_t *bits, uintptr_t i)
     bits[i >> 6] &= ~((uint64_t)1 << (i & 63));
 }
 
+/* Intrusive doubly-linked lists: a head pointer and next/prev fields. */
+#define MGC_DLIST_PUSH(head, node)                                           \
+    do {                                                                     \
+        (node)->prev = NULL;                                                 \
+        (node)->next = (head);                                               \
+        if (head)                                                            \
+            (head)->prev = (node);                                           \
+        (head) = (node);                                                     \
+    } while (0)
+#define MGC_DLIST_REMOVE(head, node)                                         \
+    do {                                                                     \
+        if ((node)->prev)                                                    \
+            (node)->prev->next = (node)->next;                               \
+        else                                                                 \
+            (head) = (node)->next;                                           \
+        if ((node)->next)                                                    \
+            (node)->next->prev = (node)->prev;                               \
+        (node)->next = (node)->prev = NULL;                                  \
+    } while (0)
+
 #define MGC_KiB ((uint64_t)1 << 10)
 #define MGC_MiB ((uint64_t)1 << 20)
 #define MGC_GiB ((uint64_t)1 << 30)

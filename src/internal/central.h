@@ -44,10 +44,10 @@ MGC_INTERNAL mgc_span *mgc__list_pop(mgc_span **head);
    Sweeps unswept spans of the class first (lazy sweep); takes a fresh span
    from the page heap last. Returns false when the heap cannot grow. */
 MGC_INTERNAL bool mgc__central_cache_span(unsigned spc, mgc_span **slot);
-/* Give a cached span back: counts what was allocated from it and puts it on
-   the swept partial or full list. The caller has already cleared its cache
-   slot. */
-MGC_INTERNAL void mgc__central_uncache_span(mgc_span *s);
+/* Give back the span in a cache slot: count what was allocated from it,
+   then, under the class lock, empty the slot and put the span on the swept
+   partial or full list. */
+MGC_INTERNAL void mgc__central_uncache_span(mgc_span **slot);
 /* A large span of npages (its own class-0 span of kind `kind`), on the full
    swept list. NULL when the heap cannot grow. */
 MGC_INTERNAL mgc_span *mgc__central_alloc_large(uintptr_t npages, unsigned kind);
