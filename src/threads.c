@@ -294,9 +294,13 @@ int mgc_pthread_create(pthread_t *pt, const pthread_attr_t *a, void *(*fn)(void 
     mgc__cs_enter(t);
     start_rec *r = mgc__meta_alloc(sizeof *r, MGC_META_OTHER);
     mgc__cs_exit(t);
+    /* arg moves into the record only under the registry lock, which a stop
+       takes first: until then arg is live in this frame (scanned), after it
+       the record is on the root list. Stored earlier, arg could sit only in
+       unscanned metadata for a moment, and a stop then would lose it. */
+    mgc__lock(&reg.lock);
     r->fn = fn;
     r->arg = arg;
-    mgc__lock(&reg.lock);
     MGC_DLIST_PUSH(reg.starting, r);
     mgc__unlock(&reg.lock);
     int err = pthread_create(pt, a, thread_start, r);
