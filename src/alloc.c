@@ -47,7 +47,7 @@ static void *alloc_small(mgc_thread *t, unsigned spc)
             return NULL;
         s = e->span;
     }
-    MGC_TRACK_UNPOISON(p, s->elemsize);
+    MGC_TRACK_ALLOC(p, s->elemsize);
     if (s->needzero)
         mgc__zero_slot(p, s->elemsize);
     return p;
@@ -211,7 +211,7 @@ MGC_INLINE void *alloc_fast(mgc_thread *t, size_t size, unsigned kind)
     uintptr_t n = s->elemsize;
     void *p = (void *)(s->base + (uintptr_t)r * n);
     bool zero = s->needzero;
-    MGC_TRACK_UNPOISON(p, n);
+    MGC_TRACK_ALLOC(p, n);
     if (mgc__cs_leave(t))
         return stop_then_zero(t, p, zero, n);
     if (zero) {
@@ -360,13 +360,6 @@ size_t mgc_usable_size(const void *p)
     return o.usable;
 }
 
-/* The freed mark of free.h; may be poisoned for AddressSanitizer. */
-MGC_NO_SANITIZE static bool freed_by_hand(uintptr_t slot, unsigned spc)
-{
-    uintptr_t w = *(volatile uintptr_t *)(slot + mgc__free_link_off(spc) + sizeof(uintptr_t));
-    return w == (slot ^ mgc__free_cookie);
-}
-
 void *mgc_base(const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
@@ -379,7 +372,7 @@ void *mgc_base(const void *ptr)
     if (idx >= s->nelems || mgc__slot_state(s, idx) != MGC_SLOT_LIVE)
         return NULL;
     uintptr_t slot = s->base + idx * s->elemsize;
-    if (s->kind != MGC_KIND_TINY && freed_by_hand(slot, s->spanclass))
+    if (s->kind != MGC_KIND_TINY && mgc__freed_by_hand(slot, s->spanclass))
         return NULL;
     if (s->kind == MGC_KIND_TYPED && s->elemsize > MGC_TYPED_BITS_MAX)
         return (void *)(slot + MGC_TYPED_HEADER);

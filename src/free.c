@@ -82,9 +82,21 @@ void mgc__free_reuse_black(uintptr_t slot)
     __atomic_store_n(&s->mark_bytes[mgc__span_index(s, slot)], 1, __ATOMIC_RELAXED);
 }
 
-/* The freed slot's link words may be poisoned for AddressSanitizer. */
-MGC_NO_SANITIZE static uintptr_t load_word(uintptr_t a) { return *(volatile uintptr_t *)a; }
+/* The freed slot's link words may be poisoned for AddressSanitizer, and
+   freed for Valgrind. */
+MGC_NO_SANITIZE static uintptr_t load_word(uintptr_t a)
+{
+    MGC_TRACK_QUIET_BEGIN();
+    uintptr_t v = *(volatile uintptr_t *)a;
+    MGC_TRACK_QUIET_END();
+    return v;
+}
 MGC_NO_SANITIZE static void store_word(uintptr_t a, uintptr_t v) { *(volatile uintptr_t *)a = v; }
+
+bool mgc__freed_by_hand(uintptr_t slot, unsigned spc)
+{
+    return load_word(slot + mgc__free_link_off(spc) + sizeof(uintptr_t)) == (slot ^ mgc__free_cookie);
+}
 
 static MGC_COLD MGC_NORETURN void bad_size(const char *fn, uintptr_t p, const mgc_span *s, size_t size,
                                            int noscan)
@@ -184,14 +196,14 @@ static void free_object(mgc_thread *t, uintptr_t p, const char *fn, bool sized, 
     enum mgc_slot_state st = mgc__slot_state(s, idx);
     if (st != MGC_SLOT_LIVE)
         not_live(fn, p, st);
-    if (load_word(link + sizeof(uintptr_t)) == (slot ^ mgc__free_cookie))
+    if (mgc__freed_by_hand(slot, s->spanclass))
         mgc__fatal("%s: %p was already freed (double free)", fn, (void *)p);
     mgc_cache_entry *e = &t->cache.cls[s->spanclass];
     store_word(link, e->reuse ^ mgc__free_cookie);
     store_word(link + sizeof(uintptr_t), slot ^ mgc__free_cookie);
     e->reuse = slot;
     t->cache.nfree_explicit++;
-    MGC_TRACK_POISON(slot, s->elemsize);
+    MGC_TRACK_FREE(slot, s->elemsize);
 }
 
 void mgc_free(void *p)

@@ -177,7 +177,7 @@ static bool grow(uintptr_t npages)
     mgc__meta_account_sys(MGC_META_GC, (int64_t)(pages * sizeof(H.spanmap[0]) + pages / 8 +
                                                  (c1 - c0) * sizeof(mgc_chunk_sum)));
     /* Poisoned until a span is carved out of it. */
-    MGC_TRACK_POISON(H.base + mapped, bytes);
+    MGC_TRACK_NOACCESS(H.base + mapped, bytes);
     atomic_store_explicit(&H.mapped, mapped + bytes, memory_order_release);
     return true;
 }
@@ -225,7 +225,7 @@ mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass)
     if (s->large) {
         s->elemsize = npages * MGC_PAGE_SIZE;
         s->limit = base + s->elemsize;
-        MGC_TRACK_UNPOISON(base, s->elemsize);
+        MGC_TRACK_ALLOC(base, s->elemsize);
     }
     s->needzero = needzero;
     if (H.nallspans == H.allspans_cap) {
@@ -255,7 +255,9 @@ void mgc__heap_free_span(mgc_span *s)
     H.allspans[s->allspans_index] = last;
     last->allspans_index = s->allspans_index;
     free_pages(idx, s->npages);
-    MGC_TRACK_POISON(s->base, (size_t)s->npages * MGC_PAGE_SIZE);
+    if (s->large)
+        MGC_TRACK_FREE(s->base, s->elemsize);
+    MGC_TRACK_NOACCESS(s->base, (size_t)s->npages * MGC_PAGE_SIZE);
     mgc__span_release_bits(s);
     mgc__meta_free(s, sizeof *s, MGC_META_MSPAN);
     mgc__unlock(&H.lock);

@@ -28,6 +28,7 @@
 #include "internal/meta.h"
 #include "internal/os.h"
 #include "internal/threads.h"
+#include "internal/track.h"
 
 #include <pthread.h>
 
@@ -355,6 +356,9 @@ MGC_NO_SANITIZE static void worker_check(marker *m) { worker(m, MODE_CHECK); }
 
 static void run_worker(marker *m, int mode)
 {
+    /* Conservative scanning reads uninitialised stack words and bytes past
+       requested sizes, by design. */
+    MGC_TRACK_QUIET_BEGIN();
     uint64_t c0 = mgc__os_thread_cputime();
     if (mode == MODE_PARALLEL)
         worker_parallel(m);
@@ -363,6 +367,7 @@ static void run_worker(marker *m, int mode)
     else
         worker_serial(m);
     m->cpu_ns = mgc__os_thread_cputime() - c0;
+    MGC_TRACK_QUIET_END();
 }
 
 /* ---- helpers and the coordinator --------------------------------------- */

@@ -21,6 +21,7 @@
 #include "internal/sweep.h"
 #include "internal/arch.h"
 #include "internal/central.h"
+#include "internal/free.h"
 #include "internal/gc.h"
 #include "internal/heap.h"
 #include "internal/os.h"
@@ -41,13 +42,18 @@ static struct {
     bool bg_started;          /* gc lock */
 } SW MGC_STATE;
 
-static void poison_dead(const mgc_span *s)
+/* Tell AddressSanitizer / Valgrind about the objects this sweep frees. */
+static void track_dead(const mgc_span *s)
 {
-    if (!MGC_ASAN)
+    if (!MGC_TRACKING)
         return;
-    for (uint32_t i = 0; i < s->nelems; i++)
-        if (mgc__span_allocated(s, i) && !s->mark_bytes[i])
-            MGC_TRACK_POISON(s->base + (uintptr_t)i * s->elemsize, s->elemsize);
+    for (uint32_t i = 0; i < s->nelems; i++) {
+        uintptr_t slot = s->base + (uintptr_t)i * s->elemsize;
+        /* A slot freed by hand was reported freed then. */
+        if (mgc__span_allocated(s, i) && !s->mark_bytes[i] &&
+            (s->kind == MGC_KIND_TINY || !mgc__freed_by_hand(slot, s->spanclass)))
+            MGC_TRACK_FREE(slot, s->elemsize);
+    }
 }
 
 /* Eight mark bytes (each 0 or 1) to eight bits, byte i to bit i. */
@@ -96,7 +102,7 @@ static enum mgc_sweep_result sweep_span(mgc_span *s, uint32_t sg)
     uint32_t nfreed = s->alloc_count - nlive;
     if (nfreed) {
         mgc__stat_add(&mgc__stats.nfree[s->sizeclass], nfreed);
-        poison_dead(s);
+        track_dead(s);
     }
     if (nlive == 0) {
         mgc__heap_free_span(s);

@@ -183,7 +183,7 @@ static void d_double_large(void *a)
 static __attribute__((noinline)) void hide_many(uintptr_t *hidden, int n)
 {
     for (int i = 0; i < n; i++)
-        hidden[i] = (uintptr_t)mgc_alloc(64) ^ 0x5555;
+        hidden[i] = (uintptr_t)mgc_alloc(64) ^ 0xA5A5000000000000ull;
 }
 static void d_swept(void *a)
 {
@@ -193,8 +193,8 @@ static void d_swept(void *a)
     hide_many(hidden, 100);
     mgc_collect();
     for (int i = 0; i < 100; i++)
-        if (!mgc_base((void *)(hidden[i] ^ 0x5555)))
-            mgc_free((void *)(hidden[i] ^ 0x5555));
+        if (!mgc_base((void *)(hidden[i] ^ 0xA5A5000000000000ull)))
+            mgc_free((void *)(hidden[i] ^ 0xA5A5000000000000ull));
     fprintf(stderr, "nothing was reclaimed\n");
 }
 static void d_size(void *a) { mgc_free_sized(mgc_alloc(64), 200, 0); }

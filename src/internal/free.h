@@ -47,7 +47,7 @@ MGC_INLINE uintptr_t mgc__reuse_pop(mgc_mcache *c, mgc_cache_entry *e, unsigned 
 {
     uintptr_t r = e->reuse;
     uintptr_t size = mgc__class_size[mgc__spanclass_sizeclass(spc)];
-    MGC_TRACK_UNPOISON(r, size);
+    MGC_TRACK_ALLOC(r, size);
     uintptr_t *w = (uintptr_t *)(r + mgc__free_link_off(spc));
     e->reuse = w[0] ^ mgc__free_cookie;
     mgc__zero_slot((void *)r, size);
@@ -62,6 +62,9 @@ MGC_INLINE uintptr_t mgc__reuse_pop(mgc_mcache *c, mgc_cache_entry *e, unsigned 
    but its span is unswept and the last mark did not reach it: garbage the
    sweeper has not taken yet), or LIVE. */
 enum mgc_slot_state { MGC_SLOT_FREE, MGC_SLOT_DEAD, MGC_SLOT_LIVE };
+
+/* Does slot (of span class spc, not tiny) carry the freed mark? */
+MGC_INTERNAL bool mgc__freed_by_hand(uintptr_t slot, unsigned spc);
 MGC_INTERNAL enum mgc_slot_state mgc__slot_state(const mgc_span *s, uintptr_t idx);
 
 #endif /* MGC_FREE_H */
