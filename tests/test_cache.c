@@ -17,11 +17,11 @@ int main(void)
     mgc_thread *t = mgc__thread_current();
     unsigned sc = mgc__size_to_class(48), spc = mgc__spanclass(sc, MGC_KIND_SCAN);
     uint32_t sg = atomic_load(&mgc__gc.sweepgen);
-    CHECK(t->cache.alloc[spc] == &mgc__empty_span);
+    CHECK(t->cache.cls[spc].span == &mgc__empty_span);
 
     /* The first allocation caches a span, swept and cached (sg+3). */
     char *first = mgc_alloc(48);
-    mgc_span *s = t->cache.alloc[spc];
+    mgc_span *s = t->cache.cls[spc].span;
     CHECK(s != &mgc__empty_span);
     CHECK(mgc__span_of((uintptr_t)first) == s);
     CHECK_EQ(atomic_load(&s->sweepgen), sg + 3);
@@ -38,11 +38,11 @@ int main(void)
         CHECK(p > prev);
         prev = p;
     }
-    CHECK(t->cache.alloc[spc] == s);
+    CHECK(t->cache.cls[spc].span == s);
     CHECK_EQ(mgc__span_count_alloc(s), s->nelems);
     char *next = mgc_alloc(48);
-    CHECK(t->cache.alloc[spc] != s);
-    CHECK(mgc__span_of((uintptr_t)next) == t->cache.alloc[spc]);
+    CHECK(t->cache.cls[spc].span != s);
+    CHECK(mgc__span_of((uintptr_t)next) == t->cache.cls[spc].span);
     CHECK_EQ(s->list, MGC_LIST_FULL);
     CHECK_EQ(atomic_load(&s->sweepgen), sg);
     CHECK_EQ(s->alloc_count, s->nelems);
@@ -50,18 +50,19 @@ int main(void)
     /* Flush: every span back on a central list, the tiny block dropped, and
        the objects counted in MemStats. */
     uint64_t before = atomic_load(&mgc__stats.nmalloc[sc]);
-    uint64_t counted[MGC_NUM_SIZE_CLASSES] = {0}, tiny = 0;
-    mgc__cache_count(&t->cache, counted, &tiny);
-    CHECK(counted[sc] >= 1);
-    mgc_span *cur = t->cache.alloc[spc];
+    mgc_cache_counts counted;
+    memset(&counted, 0, sizeof counted);
+    mgc__cache_count(&t->cache, &counted);
+    CHECK(counted.nmalloc[sc] >= 1);
+    mgc_span *cur = t->cache.cls[spc].span;
     mgc__cs_enter(t);
     mgc__cache_flush(&t->cache);
     mgc__cs_exit(t);
     for (unsigned i = 0; i < MGC_NUM_SPAN_CLASSES; i++)
-        CHECK(t->cache.alloc[i] == &mgc__empty_span);
+        CHECK(t->cache.cls[i].span == &mgc__empty_span);
     CHECK_EQ(t->cache.tiny, 0);
     CHECK(cur->list == MGC_LIST_PARTIAL || cur->list == MGC_LIST_FULL);
-    CHECK_EQ(atomic_load(&mgc__stats.nmalloc[sc]) - before, counted[sc]);
+    CHECK_EQ(atomic_load(&mgc__stats.nmalloc[sc]) - before, counted.nmalloc[sc]);
 
     /* Tiny: noscan objects under 16 bytes share 16-byte blocks, 8-aligned. */
     char *a = mgc_alloc_noscan(3), *b = mgc_alloc_noscan(5), *c = mgc_alloc_noscan(8);
