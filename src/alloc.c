@@ -80,6 +80,20 @@ static void *alloc_tiny(mgc_thread *t, size_t size)
     return block;
 }
 
+/* Replace the bits under mask in *w, atomically: a heap-bits word covers
+   several slots, and with reuse lists (free.c) and in-place realloc another
+   thread may be writing a neighbouring slot's bits at the same time. */
+static void set_bits(uint64_t *w, uint64_t mask, uint64_t bits)
+{
+    uint64_t old = __atomic_load_n(w, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(w, &old, (old & ~mask) | bits, true, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+        ;
+}
+
+/* Describe the n elements of type ty at p (a slot of a typed span up to 512
+   bytes) in the span's heap bits and slot table. Inside a no-suspend
+   section, so no marking sees the bits half-written. */
 static void write_heap_bits(uintptr_t p, const mgc_type *ty, size_t n)
 {
     mgc_span *s = mgc__span_of(p); /* a reused slot may not be in the cached span */
@@ -95,9 +109,9 @@ static void write_heap_bits(uintptr_t p, const mgc_type *ty, size_t n)
     unsigned nw = (unsigned)(s->elemsize / sizeof(void *)), sh = w0 & 63;
     uint64_t mask = nw == 64 ? ~(uint64_t)0 : (((uint64_t)1 << nw) - 1);
     uint64_t *hb = s->heap_bits + (w0 >> 6);
-    hb[0] = (hb[0] & ~(mask << sh)) | (pat << sh);
+    set_bits(&hb[0], mask << sh, pat << sh);
     if (sh + nw > 64)
-        hb[1] = (hb[1] & ~(mask >> (64 - sh))) | (pat >> (64 - sh));
+        set_bits(&hb[1], mask >> (64 - sh), pat >> (64 - sh));
     s->slot_types[mgc__span_index(s, p)] = ty;
 }
 
@@ -351,6 +365,20 @@ static void object_at(const char *fn, uintptr_t p, objinfo *o)
         o->type = s->slot_types[idx];
 }
 
+/* A typed array resized in place: n elements now. */
+static void set_length(void *ptr, const objinfo *o, size_t n)
+{
+    mgc_thread *t = mgc__thread_current();
+    mgc__cs_enter(t);
+    if (o->s->large)
+        o->s->large_count = n;
+    else if (o->s->elemsize > MGC_TYPED_BITS_MAX)
+        ((size_t *)((uintptr_t)ptr - MGC_TYPED_HEADER))[1] = n;
+    else
+        write_heap_bits((uintptr_t)ptr, o->type, n);
+    mgc__cs_exit(t);
+}
+
 size_t mgc_usable_size(const void *p)
 {
     if (!p)
@@ -385,9 +413,14 @@ void *mgc_realloc(void *ptr, size_t size)
         return mgc_alloc(size);
     objinfo o;
     object_at("mgc_realloc", (uintptr_t)ptr, &o);
-    /* In place while the object still fits and would not waste over half. */
-    if (size <= o.usable && size > o.usable / 2)
+    /* In place while the object still fits and would not waste over half. A
+       typed array then gets its new length in its pointer map, or pointers
+       stored in the new elements would be invisible to the collector. */
+    if (size <= o.usable && size > o.usable / 2) {
+        if (o.kind == MGC_KIND_TYPED)
+            set_length(ptr, &o, size / o.type->size + (size % o.type->size != 0));
         return ptr;
+    }
     void *q;
     switch (o.kind) {
     case MGC_KIND_SCAN:

@@ -10,6 +10,7 @@
 #include "internal/os.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -106,6 +107,60 @@ void mgc__os_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_n
 void mgc__os_futex_wake(_Atomic uint32_t *addr, int n)
 {
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+static uintptr_t parse_hex(const char **s)
+{
+    uintptr_t v = 0;
+    for (;; (*s)++) {
+        char c = **s;
+        if (c >= '0' && c <= '9')
+            v = v * 16 + (uintptr_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = v * 16 + (uintptr_t)(c - 'a' + 10);
+        else
+            return v;
+    }
+}
+
+bool mgc__os_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+{
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[4096], line[256];
+    size_t len = 0;
+    bool found = false;
+    for (;;) {
+        ssize_t n = syscall(SYS_read, fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n && !found; i++) {
+            if (buf[i] != '\n') {
+                if (len < sizeof line - 1)
+                    line[len++] = buf[i];
+                continue;
+            }
+            line[len] = 0;
+            len = 0;
+            const char *s = line;
+            uintptr_t a = parse_hex(&s);
+            if (*s++ != '-')
+                continue;
+            uintptr_t b = parse_hex(&s);
+            if (a <= addr && addr < b) {
+                *lo = a;
+                *hi = b;
+                found = true;
+            }
+        }
+        if (found)
+            break;
+    }
+    syscall(SYS_close, fd);
+    return found;
 }
 
 void mgc__os_write_stderr(const char *buf, size_t n)

@@ -11,6 +11,7 @@
 #include "internal/roots.h"
 #include "internal/lock.h"
 #include "internal/meta.h"
+#include "internal/os.h"
 #include "internal/threads.h"
 
 #include <link.h>
@@ -33,7 +34,6 @@ static struct {
     range_vec segs;   /* writable data of loaded objects; gc lock */
     mgc_root *jobs;   /* gc lock */
     size_t njobs, capjobs;
-    bool warned_stack;
 } R MGC_STATE;
 
 extern char __start_mgc_state[] __attribute__((visibility("hidden")));
@@ -143,17 +143,18 @@ size_t mgc__roots_collect(mgc_root **out)
     {
         uintptr_t lo = t->stop_sp;
         if (t->stack_unknown) {
-            /* Stopped on a stack we do not know (an alternate signal stack).
-               A pthread stack is mapped whole: scan all of it. The main
-               thread's may not be: say so once. */
-            if (t->tid != getpid()) {
-                lo = t->stack_lo;
-            } else {
-                if (!R.warned_stack)
-                    mgc__warn("main thread stopped outside its stack; its stack is not scanned");
-                R.warned_stack = true;
-                lo = t->stack_hi;
-            }
+            /* Stopped on an alternate signal stack: scan it from the stop
+               point, and the whole thread stack, whose depth at the switch
+               is unknown. A pthread stack is mapped whole; the main
+               thread's grows, so take its mapping's current extent. */
+            if (t->alt_hi && t->stop_sp >= t->alt_lo && t->stop_sp < t->alt_hi)
+                job(t->stop_sp, t->alt_hi, MGC_ROOT_STACK);
+            uintptr_t mlo, mhi;
+            lo = t->stack_lo;
+            if (t->tid == getpid() && mgc__os_mapping_of(t->stack_hi - 1, &mlo, &mhi))
+                lo = mlo > t->stack_lo ? mlo : t->stack_lo;
+            else if (t->tid == getpid())
+                lo = t->stack_hi; /* cannot tell what is mapped */
         }
         job(lo, t->stack_hi, MGC_ROOT_STACK);
         job((uintptr_t)t->regs, (uintptr_t)(t->regs + t->nregs), MGC_ROOT_STACK);

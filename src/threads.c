@@ -86,8 +86,17 @@ static void suspend_handler(int sig, siginfo_t *si, void *uc)
                frame and the kernel's saved context; if it runs on an
                alternate signal stack, fall back to the interrupted SP. */
             uintptr_t sp = MGC_ARCH_SP();
-            if (sp < t->stack_lo || sp >= t->stack_hi)
-                sp = mgc__arch_context_sp(uc) - MGC_ARCH_REDZONE;
+            t->alt_lo = t->alt_hi = 0;
+            if (sp < t->stack_lo || sp >= t->stack_hi) {
+                /* On an alternate signal stack (the program's handler was
+                   running there): scan it too; roots.c scans the thread's
+                   whole stack, since we cannot know how deep it was. */
+                stack_t ss;
+                if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK)) {
+                    t->alt_lo = (uintptr_t)ss.ss_sp;
+                    t->alt_hi = (uintptr_t)ss.ss_sp + ss.ss_size;
+                }
+            }
             stop_self(t, e, sp);
         }
     }

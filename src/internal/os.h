@@ -37,6 +37,10 @@ MGC_INTERNAL int mgc__os_gettid(void);
 MGC_INTERNAL void mgc__os_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns);
 MGC_INTERNAL void mgc__os_futex_wake(_Atomic uint32_t *addr, int n);
 
+/* The mapping containing addr, from /proc/self/maps, read with raw system
+   calls only (no malloc, no stdio: safe with the world stopped). */
+MGC_INTERNAL bool mgc__os_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
+
 /* write(2) the whole buffer to fd 2, retrying on EINTR. */
 MGC_INTERNAL void mgc__os_write_stderr(const char *buf, size_t n);
 

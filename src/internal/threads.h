@@ -46,6 +46,9 @@ typedef struct mgc_thread {
     uintptr_t stop_sp;
     uintptr_t regs[MGC_ARCH_MAX_REGS];
     size_t nregs;
+    /* When stopped on an alternate signal stack (stack_unknown): its range,
+       from sigaltstack. Same protocol as stop_sp. */
+    uintptr_t alt_lo, alt_hi;
     _Atomic uint32_t stopped_epoch; /* epoch of its last acknowledged stop */
 
     uintptr_t tls_lo[MGC_MAX_TLS_RANGES], tls_hi[MGC_MAX_TLS_RANGES]; /* immutable */
