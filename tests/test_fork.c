@@ -1,0 +1,476 @@
+// ctest-timeout: 180
+/*
+ * test_fork.c — fork() in the middle of multi-threaded allocation and
+ * collection (init.c's atfork handlers; DESIGN.md section 2, invariant 1 in
+ * the child).
+ *
+ * Worker threads allocate nodes of all three kinds, publish them in a
+ * shared root array, make garbage and collect, while the process forks:
+ *   1. from the main thread while the workers allocate;
+ *   2. from the main thread while a thread loops in mgc_collect;
+ *   3. from a worker thread;
+ *   4. from a thread that never called mgc (unattached).
+ * Each child checks what it inherited (every node reachable from the shared
+ * roots, word for word), that it is the only attached thread, then keeps
+ * allocating and collecting — also from a thread it starts itself, and
+ * every other child in a grandchild it forks — checks the inherited data
+ * again and exits 0. A watchdog (alarm) turns a hang in the child into a
+ * failure the parent reports; the parent waits for each child, then goes
+ * on.
+ *
+ * Randomised: prints its seed; re-run with MGC_TEST_SEED=n.
+ */
+#include "testing.h"
+#include <mgc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define NOINLINE __attribute__((noinline))
+
+static int g_asan;
+static uint64_t g_seed;
+
+typedef struct rng {
+    uint64_t s;
+} rng;
+
+static inline uint64_t r_next(rng *r)
+{
+    uint64_t x = r->s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    r->s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+static inline uint64_t r_below(rng *r, uint64_t n) { return n ? r_next(r) % n : 0; }
+
+static inline uint64_t mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+static inline uint64_t payload_word(uint64_t id, uint64_t w) { return mix64(id * 0x100000001B3ull + w) | (1ull << 63); }
+
+/* ---- nodes (as in test_threads.c) ------------------------------------------ */
+
+#define MAGIC 0xF0CCull
+enum { K_SCAN = 1, K_NOSCAN = 2, K_TYPED = 3 };
+static const uint8_t elem_mask[] = {0x24}; /* words 2 and 5 of each 8-word element */
+static const mgc_type T_ELEM = {64, 48, elem_mask, "fork-elem"};
+static _Atomic uint32_t g_next_id = 1;
+
+static inline int is_ptr(int kind, unsigned nptr, size_t w)
+{
+    if (w < 2)
+        return 0;
+    if (kind == K_SCAN)
+        return w < 2 + (size_t)nptr;
+    if (kind == K_TYPED)
+        return (w % 8) == 2 || (w % 8) == 5;
+    return 0;
+}
+
+static uint64_t *node_new(int kind, size_t nwords, unsigned nptr)
+{
+    uint64_t *p = kind == K_SCAN     ? mgc_alloc(nwords * 8)
+                  : kind == K_NOSCAN ? mgc_alloc_noscan(nwords * 8)
+                                     : mgc_alloc_array(&T_ELEM, nwords / 8);
+    CHECK(p != NULL);
+    for (size_t w = 0; w < nwords; w++)
+        CHECK_MSG(p[w] == 0, "fresh object %p word %zu not zero", (void *)p, w);
+    uint32_t id = atomic_fetch_add(&g_next_id, 1) & 0x7FFFFFFF;
+    p[0] = MAGIC << 48 | (uint64_t)kind << 44 | (uint64_t)nptr << 28;
+    p[1] = 1ull << 63 | (uint64_t)id << 32 | nwords;
+    for (size_t w = 2; w < nwords; w++)
+        if (!is_ptr(kind, nptr, w))
+            p[w] = payload_word(id, w);
+    return p;
+}
+
+/* A walker with malloc'd scratch (not scanned). The seen set is sized for
+   everything reachable. */
+typedef struct walker {
+    uintptr_t *seen;
+    size_t seencap;
+    uintptr_t *stk;
+    size_t n, cap;
+    uint64_t count;
+} walker;
+
+static void walker_init(walker *w, size_t seencap)
+{
+    memset(w, 0, sizeof *w);
+    w->seencap = seencap;
+    w->seen = calloc(w->seencap, sizeof *w->seen);
+    w->cap = 1 << 12;
+    w->stk = malloc(w->cap * sizeof *w->stk);
+    CHECK(w->seen && w->stk);
+}
+
+static void walker_free(walker *w)
+{
+    free(w->seen);
+    free(w->stk);
+}
+
+static int seen_add(walker *w, uintptr_t a)
+{
+    size_t m = w->seencap - 1, i = mix64(a) & m;
+    for (size_t k = 0; k < w->seencap; k++) {
+        if (w->seen[i] == a)
+            return 0;
+        if (!w->seen[i]) {
+            w->seen[i] = a;
+            return 1;
+        }
+        i = (i + 1) & m;
+    }
+    CHECK_MSG(0, "walker's seen set is full");
+    return 0;
+}
+
+static void push(walker *w, uintptr_t v)
+{
+    if (w->n == w->cap) {
+        w->cap *= 2;
+        w->stk = realloc(w->stk, w->cap * sizeof *w->stk);
+        CHECK(w->stk);
+    }
+    w->stk[w->n++] = v;
+}
+
+static void walk_from(walker *w, uintptr_t v)
+{
+    if (!v)
+        return;
+    push(w, v);
+    while (w->n) {
+        uintptr_t c = w->stk[--w->n];
+        const uint64_t *p = mgc_base((void *)c);
+        CHECK_MSG(p != NULL, "reachable reference %#lx is not inside a live object", (unsigned long)c);
+        if (!seen_add(w, (uintptr_t)p))
+            continue;
+        uint64_t w0 = p[0], w1 = p[1];
+        CHECK_MSG((w0 >> 48) == MAGIC && (w1 >> 63), "node %p: tag %#llx %#llx: reclaimed while reachable?",
+                  (const void *)p, (unsigned long long)w0, (unsigned long long)w1);
+        int kind = (int)((w0 >> 44) & 0xF);
+        unsigned nptr = (unsigned)((w0 >> 28) & 0xFFFF);
+        uint64_t id = (w1 >> 32) & 0x7FFFFFFF;
+        size_t nwords = w1 & 0xFFFFFFFF;
+        CHECK(mgc_usable_size(p) >= nwords * 8);
+        for (size_t k = 2; k < nwords; k++) {
+            if (is_ptr(kind, nptr, k)) {
+                uint64_t ch = __atomic_load_n(&p[k], __ATOMIC_RELAXED);
+                if (ch)
+                    push(w, ch);
+            } else {
+                CHECK_MSG(p[k] == payload_word(id, k), "node %llu word %zu is %#llx, expected %#llx",
+                          (unsigned long long)id, k, (unsigned long long)p[k],
+                          (unsigned long long)payload_word(id, k));
+            }
+        }
+        w->count++;
+    }
+}
+
+/* ---- shared roots ------------------------------------------------------------ */
+
+#define NSHARED 256
+static void *g_shared[NSHARED]; /* written atomically (release), read acquire */
+static void *g_fixed[4];        /* built before the first fork, never changed */
+
+static void *shared_get(size_t i) { return __atomic_load_n(&g_shared[i], __ATOMIC_ACQUIRE); }
+static void shared_set(size_t i, void *p) { __atomic_store_n(&g_shared[i], p, __ATOMIC_RELEASE); }
+
+static NOINLINE void make_and_publish(rng *r)
+{
+    uint64_t q = r_below(r, 100);
+    int kind = q < 45 ? K_SCAN : q < 70 ? K_NOSCAN : K_TYPED;
+    size_t nwords;
+    unsigned nptr = 0;
+    if (kind == K_TYPED)
+        nwords = 8 * (q < 97 ? 1 + r_below(r, 8) : 70 + r_below(r, 600));
+    else
+        nwords = r_below(r, 50) ? 3 + r_below(r, 60) : 4100 + r_below(r, 8000);
+    if (kind == K_SCAN)
+        nptr = (unsigned)r_below(r, 3);
+    uint64_t *p = node_new(kind, nwords, nptr);
+    for (size_t w = 2; w < nwords && w < 64; w++)
+        if (is_ptr(kind, nptr, w) && r_below(r, 10) < 3)
+            __atomic_store_n(&p[w], (uint64_t)(uintptr_t)shared_get(r_below(r, NSHARED)), __ATOMIC_RELAXED);
+    shared_set(r_below(r, NSHARED), r_below(r, 4) ? (void *)p : (void *)((char *)p + r_below(r, nwords * 8)));
+}
+
+static NOINLINE void garbage(rng *r, int n)
+{
+    for (int i = 0; i < n; i++) {
+        size_t sz = r_below(r, 200) ? 1 + r_below(r, 2000) : 40000 + r_below(r, 200000);
+        void *p = r_below(r, 2) ? mgc_alloc(sz) : mgc_alloc_noscan(sz);
+        CHECK(p);
+        memset(p, 0xE1, sz < 64 ? sz : 64);
+    }
+}
+
+/* What the child checks: the fixed structures (exact node counts) and
+   everything reachable from the shared roots. */
+static uint64_t g_fixed_count[4];
+
+static void verify_inherited(void)
+{
+    walker w;
+    walker_init(&w, 1 << 18);
+    for (int i = 0; i < 4; i++) {
+        memset(w.seen, 0, w.seencap * sizeof *w.seen);
+        w.count = 0;
+        walk_from(&w, (uintptr_t)g_fixed[i]);
+        CHECK_MSG(w.count == g_fixed_count[i], "fixed structure %d: %llu of %llu nodes reachable", i,
+                  (unsigned long long)w.count, (unsigned long long)g_fixed_count[i]);
+    }
+    memset(w.seen, 0, w.seencap * sizeof *w.seen);
+    for (size_t i = 0; i < NSHARED; i++)
+        walk_from(&w, (uintptr_t)shared_get(i));
+    walker_free(&w);
+}
+
+static NOINLINE void build_fixed(void)
+{
+    /* A 20000-node conservative chain, a typed chain, a fan-out array of
+       noscan leaves, and a large typed array pointing at conservative nodes. */
+    uint64_t *head = NULL;
+    for (int i = 0; i < 20000; i++) {
+        uint64_t *n = node_new(K_SCAN, 3 + (size_t)(i % 5), 1);
+        n[2] = (uint64_t)(uintptr_t)head;
+        head = n;
+    }
+    g_fixed[0] = head;
+    g_fixed_count[0] = 20000;
+    head = NULL;
+    for (int i = 0; i < 5000; i++) {
+        uint64_t *n = node_new(K_TYPED, 8, 0);
+        n[2] = (uint64_t)(uintptr_t)head;
+        head = n;
+    }
+    g_fixed[1] = head;
+    g_fixed_count[1] = 5000;
+    uint64_t *f = node_new(K_SCAN, 2 + 3000, 3000);
+    for (int i = 0; i < 3000; i++)
+        f[2 + i] = (uint64_t)(uintptr_t)node_new(K_NOSCAN, 2 + (size_t)(i % 7), 0);
+    g_fixed[2] = f;
+    g_fixed_count[2] = 3001;
+    uint64_t *t = node_new(K_TYPED, 8 * 1000, 0);
+    for (int e = 0; e < 1000; e++)
+        t[e * 8 + 5] = (uint64_t)(uintptr_t)node_new(K_SCAN, 4, 0) + 8;
+    g_fixed[3] = t;
+    g_fixed_count[3] = 1001;
+}
+
+/* ---- the child ---------------------------------------------------------------- */
+
+static void watchdog(int sig)
+{
+    (void)sig;
+    static const char msg[] = "fork child: watchdog: still running after 30 s (hang in mgc?)\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    _exit(99);
+}
+
+static void *child_thread(void *arg)
+{
+    rng r = {(uintptr_t)arg};
+    for (int i = 0; i < 2000; i++) {
+        make_and_publish(&r);
+        garbage(&r, 5);
+        if (i % 500 == 0)
+            mgc_collect();
+    }
+    return NULL;
+}
+
+/* Runs in the child right after fork. attached: whether the forking thread
+   was attached in the parent. */
+static NOINLINE void child_main(int attached, uint64_t seed)
+{
+    signal(SIGALRM, watchdog);
+    alarm(30);
+    verify_inherited();
+    mgc_memstats ms;
+    mgc_read_memstats(&ms);
+    CHECK_MSG(ms.num_threads == 1, "child: %llu attached threads, only the forking one exists (was %s)",
+              (unsigned long long)ms.num_threads, attached ? "attached" : "not attached");
+    CHECK(ms.mallocs >= ms.frees);
+    rng r = {seed};
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 1000; i++) {
+            make_and_publish(&r);
+            garbage(&r, 5);
+        }
+        mgc_collect();
+        verify_inherited();
+    }
+    /* Every other child forks once more: the grandchild inherits a heap
+       that was itself inherited. */
+    if (seed & 1) {
+        fflush(NULL);
+        pid_t g = fork();
+        CHECK(g >= 0);
+        if (g == 0) {
+            alarm(30);
+            verify_inherited();
+            garbage(&r, 2000);
+            mgc_collect();
+            verify_inherited();
+            _exit(0);
+        }
+        int st;
+        while (waitpid(g, &st, 0) < 0)
+            CHECK(errno == EINTR);
+        CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "grandchild: status %d", st);
+    }
+    /* A thread of the child's own, allocating and collecting beside us. */
+    pthread_t t;
+    CHECK_EQ(mgc_pthread_create(&t, NULL, child_thread, (void *)(uintptr_t)(seed | 1)), 0);
+    for (int i = 0; i < 20; i++) {
+        mgc_collect();
+        garbage(&r, 200);
+    }
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    mgc_collect();
+    verify_inherited();
+    mgc_read_memstats(&ms);
+    CHECK_EQ(ms.num_threads, 1);
+    CHECK_EQ(ms.heap_objects, ms.mallocs - ms.frees);
+    alarm(0);
+}
+
+static int g_forks, g_children_ok;
+
+/* Fork here; the child runs child_main and exits; the parent waits and
+   checks it exited 0. */
+static void fork_and_check(const char *where, int attached, rng *r)
+{
+    fflush(NULL);
+    uint64_t seed = r_next(r);
+    pid_t pid = fork();
+    CHECK_MSG(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        child_main(attached, seed);
+        _exit(0);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        CHECK(errno == EINTR);
+    g_forks++;
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child forked %s: %s %d", where,
+              WIFEXITED(st) ? "exited with" : "killed by signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    g_children_ok++;
+}
+
+/* ---- the parent's threads ------------------------------------------------------ */
+
+static _Atomic int g_stop;
+static _Atomic int g_fork_request; /* a worker forks when it sees 1 */
+static _Atomic int g_fork_done;
+
+static void *worker(void *arg)
+{
+    int idx = (int)(uintptr_t)arg;
+    rng r = {g_seed * 31 + (uint64_t)idx + 1};
+    uint64_t n = 0;
+    while (!atomic_load(&g_stop)) {
+        make_and_publish(&r);
+        garbage(&r, 4);
+        if (++n % 3000 == 0)
+            mgc_collect();
+        if (idx == 0 && atomic_load(&g_fork_request) == 1) {
+            fork_and_check("from a worker thread", 1, &r);
+            atomic_store(&g_fork_request, 0);
+            atomic_fetch_add(&g_fork_done, 1);
+        }
+    }
+    return NULL;
+}
+
+static void *collector(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&g_stop))
+        mgc_collect();
+    return NULL;
+}
+
+static _Atomic int g_unattached_go;
+
+static void *unattached(void *arg)
+{
+    /* Never calls mgc before forking. */
+    rng *r = arg;
+    while (!atomic_load(&g_unattached_go))
+        sched_yield();
+    fork_and_check("from an unattached thread", 0, r);
+    return NULL;
+}
+
+static void pause_ms(rng *r, int lo, int hi)
+{
+    struct timespec ts = {0, (long)(lo + (int)r_below(r, (uint64_t)(hi - lo))) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int main(void)
+{
+    g_asan = getenv("MGC_TEST_SANITIZE") != NULL;
+    g_seed = t_seed();
+    CHECK_EQ(mgc_init(), 0);
+    rng r = {g_seed ^ 0x5151};
+    build_fixed();
+    for (int i = 0; i < NSHARED / 2; i++)
+        make_and_publish(&r);
+    int rounds = g_asan ? 4 : 8;
+
+    enum { NW = 3 };
+    pthread_t w[NW];
+    for (int i = 0; i < NW; i++)
+        CHECK_EQ(mgc_pthread_create(&w[i], NULL, worker, (void *)(uintptr_t)i), 0);
+
+    /* 1. From the main thread while the workers allocate. */
+    for (int i = 0; i < rounds; i++) {
+        pause_ms(&r, 5, 40);
+        fork_and_check("from main while workers allocate", 1, &r);
+    }
+    /* 2. While a thread loops in mgc_collect. */
+    pthread_t c;
+    CHECK_EQ(mgc_pthread_create(&c, NULL, collector, NULL), 0);
+    for (int i = 0; i < rounds; i++) {
+        pause_ms(&r, 2, 20);
+        fork_and_check("from main while another thread collects", 1, &r);
+    }
+    /* 3. From a worker thread. */
+    for (int i = 0; i < rounds / 2; i++) {
+        int done = atomic_load(&g_fork_done);
+        atomic_store(&g_fork_request, 1);
+        while (atomic_load(&g_fork_done) == done)
+            pause_ms(&r, 1, 2);
+    }
+    /* 4. From a thread that never called mgc. */
+    for (int i = 0; i < rounds / 2; i++) {
+        pthread_t u;
+        atomic_store(&g_unattached_go, 0);
+        CHECK_EQ(pthread_create(&u, NULL, unattached, &r), 0);
+        pause_ms(&r, 2, 10);
+        atomic_store(&g_unattached_go, 1);
+        CHECK_EQ(pthread_join(u, NULL), 0);
+    }
+    atomic_store(&g_stop, 1);
+    for (int i = 0; i < NW; i++)
+        CHECK_EQ(pthread_join(w[i], NULL), 0);
+    CHECK_EQ(pthread_join(c, NULL), 0);
+
+    /* The parent's heap is intact too. */
+    mgc_collect();
+    verify_inherited();
+    fprintf(stderr, "ok: %d forks, %d children exited 0\n", g_forks, g_children_ok);
+    return 0;
+}
