@@ -66,7 +66,6 @@ static void fork_child(void)
 static void do_init(void)
 {
     mgc__gc.start_ns = mgc__os_nanotime();
-    mgc__gc.start_wall_ns = mgc__os_walltime();
     mgc__options_init();
     init_err = mgc__heap_init();
     if (init_err)

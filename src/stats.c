@@ -22,7 +22,9 @@ mgc_stats mgc__stats MGC_STATE;
 void mgc__stats_cycle(const mgc_cycle *c)
 {
     mgc_stats *st = &mgc__stats;
-    uint64_t end_wall = mgc__gc.start_wall_ns + (c->t_end - mgc__gc.start_ns);
+    /* The wall clock now, as Go stamps LastGC (a monotonic time converted
+       with the start-up offset drifts when the system clock is adjusted). */
+    uint64_t end_wall = mgc__os_walltime();
     st->pause_ns[st->num_gc % 256] = c->pause_ns;
     st->pause_end[st->num_gc % 256] = end_wall;
     st->num_gc++;
