@@ -157,6 +157,202 @@ MGC_API void mgc_scope_keep(mgc_scope *s, void *p);
 
 /* ---- Self-freeing containers (buf.c, vec.c, map.c) ---------------------- */
 /* BEGIN containers */
+#include <stdarg.h> /* va_list, for mgc_buf_vprintf */
+
+/* Growable containers that hand their old storage back at once (mgc_free)
+   when they grow, the places Go's runtime.free proposal names: a string
+   builder, a growing slice, a map. Small storage that is replaced goes to
+   this thread's reuse list (the next allocation of its size class on this
+   thread gets it); large storage returns its pages to the heap at once.
+
+   Rules common to the three:
+   - The struct is the caller's (a local, a global, or inside mgc heap
+     memory) and must live where the collector looks: its first member is
+     its one heap pointer (inside a typed object, mark that word a pointer).
+     A struct in malloc memory is not scanned: its storage would be
+     reclaimed, and the next growth's free would abort naming it (not
+     allocated, or found unreachable). All-zero is a valid empty buf and
+     map; a vec needs an init call (its element type).
+   - Aliasing: a pointer into a container's storage (mgc_buf_bytes,
+     mgc_buf_cstr, mgc_vec_at, mgc_vec_data, mgc_vec_push's result) is
+     invalidated by the next growth, because the old storage is freed, like
+     a C++ vector's data(). Passing such a pointer back to the same
+     container's append, push or set is fine: the old storage is freed only
+     after the copy. (A map's keys are objects of their own: see delete.)
+   - Do not use two copies of one struct: the first to grow frees what the
+     other still points to. Moving it (never using the old copy) is fine.
+   - Not thread-safe, as Go's maps and slices: one thread at a time.
+   - Misuse (NULL container, index out of range, a pointer stored in
+     pointer-free elements, an iteration that outlives a resize) aborts with
+     one line naming the container. So does running out of memory (the
+     allocator's collect-and-retry failed), as Go's runtime throws. */
+
+/* mgc_buf: a byte buffer, Go's strings.Builder / bytes.Buffer. The storage
+   is noscan and its capacity a power of two (>= 16); it doubles when full,
+   freeing the old storage (mgc_free_sized). The bytes are not
+   NUL-terminated except through mgc_buf_cstr, mgc_buf_string and
+   mgc_buf_detach. */
+typedef struct mgc_buf {
+    char *data; /* the storage, NULL until the first byte (the heap pointer) */
+    size_t len; /* bytes in use */
+    size_t cap; /* bytes of storage: its exact allocation size */
+} mgc_buf;
+#define MGC_BUF_INIT {0, 0, 0}
+
+MGC_API void mgc_buf_init(mgc_buf *b);
+/* mgc_buf_append's out-of-line part: the checks and the growth. */
+MGC_API void mgc_buf_append_slow(mgc_buf *b, const void *bytes, size_t n);
+/* Append n bytes. Inline (C99 inline: no other declaration may precede
+   this one; buf.c holds the external definition, so the symbol exists for
+   callers that do not inline): when the bytes fit, an append is a bounds
+   check and a copy, as Go's append is. */
+MGC_API inline void mgc_buf_append(mgc_buf *b, const void *bytes, size_t n)
+{
+    size_t len;
+    if (__builtin_expect(b != 0 && bytes != 0 && n != 0 && (len = b->len) + n <= b->cap && len + n > len, 1)) {
+        b->len = len + n;
+        __builtin_memcpy(b->data + len, bytes, n);
+        return;
+    }
+    mgc_buf_append_slow(b, bytes, n);
+}
+MGC_API void mgc_buf_append_str(mgc_buf *b, const char *s);
+MGC_API void mgc_buf_append_byte(mgc_buf *b, int c);
+/* Formatted text (vsnprintf into the buffer's own spare room, growing once
+   if it does not fit; nothing is malloc'd). Returns the bytes appended, or
+   -1 (nothing appended) on an encoding error. Arguments must not point into
+   the buffer. */
+MGC_API int mgc_buf_printf(mgc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+MGC_API int mgc_buf_vprintf(mgc_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Room for n more bytes without growing (Go's Builder.Grow). */
+MGC_API void mgc_buf_grow(mgc_buf *b, size_t n);
+MGC_API size_t mgc_buf_len(const mgc_buf *b);
+MGC_API size_t mgc_buf_cap(const mgc_buf *b);
+/* The bytes, valid until the next growth; NULL while there is no storage. */
+MGC_API char *mgc_buf_bytes(const mgc_buf *b);
+/* The bytes followed by a NUL (not counted in len; the next append
+   overwrites it); may grow. Never NULL. */
+MGC_API char *mgc_buf_cstr(mgc_buf *b);
+/* Keep the first n <= len bytes. */
+MGC_API void mgc_buf_truncate(mgc_buf *b, size_t n);
+/* len = 0; the storage is kept for reuse. */
+MGC_API void mgc_buf_reset(mgc_buf *b);
+/* Taking the result. mgc_buf_string: a new NUL-terminated copy of exactly
+   len + 1 bytes (noscan) that the buffer does not touch again; the buffer
+   is unchanged. mgc_buf_detach: the storage itself, NUL-terminated (it may
+   grow for the NUL), now the caller's (free it with mgc_free, or let the
+   collector); the buffer is left empty, without storage. *len_out, if not
+   NULL, gets the length. */
+MGC_API char *mgc_buf_string(const mgc_buf *b) MGC_MALLOC;
+MGC_API char *mgc_buf_detach(mgc_buf *b, size_t *len_out) __attribute__((warn_unused_result));
+/* Free the storage now (mgc_free_sized); the buffer is empty and usable. */
+MGC_API void mgc_buf_free(mgc_buf *b);
+
+/* mgc_vec: a growable array (Go's append to a slice) of pointers or of
+   fixed-size elements, scanned precisely: its storage is mgc_alloc_array
+   of the element type (every word a pointer for a vector of pointers;
+   noscan when the elements hold none). It doubles when full (capacity
+   rounded up to fill the size class, as Go's growslice) and frees the old
+   array. Stores into pointer-holding elements go through the write barrier.
+   Popped and truncated elements are zeroed, so the vector does not keep
+   what they pointed to alive. */
+typedef struct mgc_vec {
+    void *data;           /* the array, NULL until the first element (the heap pointer) */
+    size_t len;           /* elements in use */
+    size_t cap;           /* elements the array holds */
+    size_t elem_size;     /* bytes per element; 0 = not initialised */
+    const mgc_type *type; /* element type; NULL: the elements hold no pointers */
+} mgc_vec;
+
+/* A vector of void *. */
+MGC_API void mgc_vec_init_ptr(mgc_vec *v);
+/* Elements of type t (t->size bytes each; t must outlive the vector, as
+   for mgc_alloc_array). A t with ptrdata 0 makes a noscan vector. */
+MGC_API void mgc_vec_init(mgc_vec *v, const mgc_type *t);
+/* Elements of elem_size bytes that hold no pointers (never scanned). */
+MGC_API void mgc_vec_init_noscan(mgc_vec *v, size_t elem_size);
+/* Append a copy of *elem (elem_size bytes; NULL appends a zeroed element).
+   Returns the new element's address, valid until the next growth. */
+MGC_API void *mgc_vec_push(mgc_vec *v, const void *elem);
+/* Append n elements copied from elems (n * elem_size bytes). */
+MGC_API void mgc_vec_append(mgc_vec *v, const void *elems, size_t n);
+/* Remove the last element, copying it to *out if out is not NULL. Aborts
+   on an empty vector. */
+MGC_API void mgc_vec_pop(mgc_vec *v, void *out);
+/* Element i (bounds-checked): its address (valid until the next growth),
+   or a copy of it. */
+MGC_API void *mgc_vec_at(const mgc_vec *v, size_t i);
+MGC_API void mgc_vec_get(const mgc_vec *v, size_t i, void *out);
+MGC_API void mgc_vec_set(mgc_vec *v, size_t i, const void *elem);
+/* The same for a vector of pointers (elements of one pointer word; any
+   other vector aborts). */
+MGC_API void mgc_vec_push_ptr(mgc_vec *v, void *p);
+MGC_API void *mgc_vec_pop_ptr(mgc_vec *v);
+MGC_API void *mgc_vec_get_ptr(const mgc_vec *v, size_t i);
+MGC_API void mgc_vec_set_ptr(mgc_vec *v, size_t i, void *p);
+MGC_API size_t mgc_vec_len(const mgc_vec *v);
+MGC_API size_t mgc_vec_cap(const mgc_vec *v);
+/* The array (elements 0..len-1), valid until the next growth. */
+MGC_API void *mgc_vec_data(const mgc_vec *v);
+/* Capacity for at least n elements in all (C++'s reserve). */
+MGC_API void mgc_vec_reserve(mgc_vec *v, size_t n);
+/* Keep the first n <= len elements; the rest are zeroed. */
+MGC_API void mgc_vec_truncate(mgc_vec *v, size_t n);
+/* Free the array now; the vector is empty and keeps its element type. */
+MGC_API void mgc_vec_free(mgc_vec *v);
+
+/* mgc_map: a hash map from byte strings to pointers (Go's map[string]*T).
+   Open addressing with linear probing in one typed table (map.c says why);
+   keys are copied into noscan storage; values are pointers that the map
+   keeps alive. It doubles at 3/4 full and frees the old table; it never
+   shrinks. Deleting an entry frees its key copy; clear and free
+   free the table and leave the key copies to the collector (freeing cold
+   keys one by one costs more than the sweep; map.c has the numbers). */
+struct mgc_map_slot;
+typedef struct mgc_map {
+    struct mgc_map_slot *slots; /* the table, NULL until the first put (the heap pointer) */
+    size_t len;                 /* entries */
+    size_t used;                /* entries + deleted slots not yet reclaimed */
+    size_t mask;                /* table size - 1 (a power of two), 0 without a table */
+    uint64_t seed;              /* hash seed, chosen with the first table */
+    uint64_t gen;               /* changes whenever the table is replaced */
+} mgc_map;
+#define MGC_MAP_INIT {0, 0, 0, 0, 0, 0}
+
+MGC_API void mgc_map_init(mgc_map *m);
+/* Set key -> value. A new key is copied (keylen bytes; key may be NULL
+   when keylen is 0); an existing one keeps its copy, its value replaced. */
+MGC_API void mgc_map_put(mgc_map *m, const void *key, size_t keylen, void *value);
+/* The value, or NULL if absent (mgc_map_lookup tells a NULL value apart:
+   1 and *value set if present, else 0). */
+MGC_API void *mgc_map_get(const mgc_map *m, const void *key, size_t keylen);
+MGC_API int mgc_map_lookup(const mgc_map *m, const void *key, size_t keylen, void **value);
+/* Remove key; 1 if it was present. Its key copy is freed: a key pointer
+   from iteration is valid until its entry is deleted. */
+MGC_API int mgc_map_delete(mgc_map *m, const void *key, size_t keylen);
+MGC_API size_t mgc_map_len(const mgc_map *m);
+/* Delete every entry; the table is kept (zeroed), the key copies are left
+   to the collector. */
+MGC_API void mgc_map_clear(mgc_map *m);
+/* Free the table now (the key copies are left to the collector); the map
+   is empty and usable. */
+MGC_API void mgc_map_free(mgc_map *m);
+
+/* Iteration, in no particular order (it starts at a random slot, as Go's
+   range does: do not depend on it). While iterating, deleting any entry
+   and replacing values is allowed; a new key may or may not be visited,
+   and if its put grows the table the next mgc_map_next aborts. */
+typedef struct mgc_map_iter {
+    const void *key;  /* the current entry, after mgc_map_next returned 1 */
+    size_t keylen;
+    void *value;
+    const mgc_map *map; /* the rest is private */
+    size_t pos, left;
+    uint64_t gen;
+} mgc_map_iter;
+MGC_API void mgc_map_iter_init(mgc_map_iter *it, const mgc_map *m);
+/* 1 and the next entry in it->key, keylen, value; 0 at the end. */
+MGC_API int mgc_map_next(mgc_map_iter *it);
 /* END containers */
 
 /* ---- Collection control ------------------------------------------------ */

@@ -18,6 +18,7 @@
  *
  * Out of memory: collect, retry once, then NULL with errno = ENOMEM.
  */
+#include "internal/alloc.h"
 #include "internal/barrier.h"
 #include "internal/cache.h"
 #include "internal/free.h"
@@ -32,13 +33,14 @@
 
 #include <errno.h>
 
-/* A zeroed slot of span class spc, or NULL: one this thread freed, first,
-   else the next free slot of its cached span. Inside a no-suspend section. */
-static void *alloc_small(mgc_thread *t, unsigned spc)
+/* A slot of span class spc, zeroed unless raw, or NULL: one this thread
+   freed, first, else the next free slot of its cached span. Inside a
+   no-suspend section. */
+static void *alloc_small(mgc_thread *t, unsigned spc, bool zeroed)
 {
     mgc_cache_entry *e = &t->cache.cls[spc];
     if (e->reuse)
-        return (void *)mgc__reuse_pop(&t->cache, e, spc);
+        return (void *)mgc__reuse_pop(&t->cache, e, spc, zeroed);
     mgc_span *s = e->span;
     void *p = mgc__cache_take(s);
     if (unlikely(!p)) {
@@ -46,6 +48,10 @@ static void *alloc_small(mgc_thread *t, unsigned spc)
         if (!p)
             return NULL;
         s = e->span;
+    }
+    if (!zeroed) {
+        MGC_TRACK_ALLOC_RAW(p, s->elemsize);
+        return p;
     }
     MGC_TRACK_ALLOC(p, s->elemsize);
     if (s->needzero)
@@ -65,7 +71,7 @@ static void *alloc_tiny(mgc_thread *t, size_t size)
         c->tiny_allocs++;
         return (void *)(c->tiny + off);
     }
-    void *block = alloc_small(t, MGC_TINY_SPANCLASS);
+    void *block = alloc_small(t, MGC_TINY_SPANCLASS, true);
     if (!block)
         return NULL;
     mgc_span *s = c->cls[MGC_TINY_SPANCLASS].span; /* tiny slots are never freed by hand */
@@ -118,17 +124,15 @@ static void write_heap_bits(uintptr_t p, const mgc_type *ty, size_t n)
 /* Allocate inside a no-suspend section. Large objects come back unzeroed,
    their span in *large. */
 static void *alloc_in_cs(mgc_thread *t, size_t size, unsigned kind, const mgc_type *ty, size_t n,
-                         mgc_span **large)
+                         mgc_span **large, bool zeroed)
 {
     if (kind == MGC_KIND_NOSCAN && size < MGC_TINY_SIZE)
         return alloc_tiny(t, size ? size : 1);
-    size_t need = size ? size : 1;
+    size_t need = mgc__alloc_need(size, kind);
     bool header = kind == MGC_KIND_TYPED && size > MGC_TYPED_BITS_MAX;
-    if (header)
-        need += MGC_TYPED_HEADER;
     if (need <= MGC_SMALL_MAX) {
         unsigned spc = mgc__spanclass(mgc__size_to_class(need), kind);
-        char *p = alloc_small(t, spc);
+        char *p = alloc_small(t, spc, zeroed);
         if (!p || kind != MGC_KIND_TYPED)
             return p;
         if (header) {
@@ -139,7 +143,8 @@ static void *alloc_in_cs(mgc_thread *t, size_t size, unsigned kind, const mgc_ty
         write_heap_bits((uintptr_t)p, ty, n);
         return p;
     }
-    uintptr_t npages = need / MGC_PAGE_SIZE + (need % MGC_PAGE_SIZE != 0);
+    /* A large object is its own pages: no header, no rounding beyond them. */
+    uintptr_t npages = size / MGC_PAGE_SIZE + (size % MGC_PAGE_SIZE != 0);
     mgc_span *s = mgc__central_alloc_large(npages, kind);
     if (!s)
         return NULL;
@@ -156,7 +161,9 @@ static void *alloc_in_cs(mgc_thread *t, size_t size, unsigned kind, const mgc_ty
     return (void *)s->base;
 }
 
-static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type *ty, size_t n)
+/* zeroed false (raw): only for noscan storage that its user overwrites
+   before reading (the containers); the collector never reads it. */
+static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type *ty, size_t n, bool zeroed)
 {
     mgc_thread *t = mgc__thread_current();
     if (size > mgc__heap.reserved) {
@@ -166,9 +173,9 @@ static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type 
     for (int attempt = 0;; attempt++) {
         mgc_span *large = NULL;
         mgc__cs_enter(t);
-        void *p = alloc_in_cs(t, size, kind, ty, n, &large);
+        void *p = alloc_in_cs(t, size, kind, ty, n, &large, zeroed);
         mgc__cs_exit(t);
-        if (large && large->needzero)
+        if (large && large->needzero && zeroed)
             memset(p, 0, large->elemsize);
         if (t->gc_wanted) {
             t->gc_wanted = 0;
@@ -193,9 +200,9 @@ static MGC_NOINLINE void *stop_then_zero(mgc_thread *t, void *p, bool zero, uint
     return p;
 }
 
-static MGC_NOINLINE void *alloc_reuse(mgc_thread *t, mgc_cache_entry *e, unsigned spc)
+static MGC_NOINLINE void *alloc_reuse(mgc_thread *t, mgc_cache_entry *e, unsigned spc, bool zeroed)
 {
-    void *p = (void *)mgc__reuse_pop(&t->cache, e, spc);
+    void *p = (void *)mgc__reuse_pop(&t->cache, e, spc, zeroed);
     mgc__cs_exit(t);
     return p;
 }
@@ -205,13 +212,13 @@ static MGC_NOINLINE void *alloc_reuse(mgc_thread *t, mgc_cache_entry *e, unsigne
    no-suspend section: it is allocated already and its address is in a
    register, so a stop in between only delays the zeroing (a conservative
    scan of the old bytes can only retain, never corrupt). */
-MGC_INLINE void *alloc_fast(mgc_thread *t, size_t size, unsigned kind)
+MGC_INLINE void *alloc_fast(mgc_thread *t, size_t size, unsigned kind, const bool zeroed)
 {
     unsigned spc = (unsigned)mgc__size_to_class8[(size + 7) >> 3] << 2 | kind;
     mgc_cache_entry *e = &t->cache.cls[spc];
     mgc__cs_enter(t);
     if (unlikely(e->reuse))
-        return alloc_reuse(t, e, spc);
+        return alloc_reuse(t, e, spc, zeroed);
     mgc_span *s = e->span;
     uint64_t c = s->alloc_cache;
     if (unlikely(c == 0))
@@ -224,8 +231,11 @@ MGC_INLINE void *alloc_fast(mgc_thread *t, size_t size, unsigned kind)
     s->freeindex = r + 1;
     uintptr_t n = s->elemsize;
     void *p = (void *)(s->base + (uintptr_t)r * n);
-    bool zero = s->needzero;
-    MGC_TRACK_ALLOC(p, n);
+    bool zero = zeroed && s->needzero;
+    if (zeroed)
+        MGC_TRACK_ALLOC(p, n);
+    else
+        MGC_TRACK_ALLOC_RAW(p, n);
     if (mgc__cs_leave(t))
         return stop_then_zero(t, p, zero, n);
     if (zero) {
@@ -236,15 +246,15 @@ MGC_INLINE void *alloc_fast(mgc_thread *t, size_t size, unsigned kind)
     return p;
 slow:
     mgc__cs_exit(t);
-    return alloc_slow(size, kind, NULL, 1);
+    return alloc_slow(size, kind, NULL, 1, zeroed);
 }
 
 void *mgc_alloc(size_t size)
 {
     mgc_thread *t = mgc__self;
     if (likely(t != NULL) && likely(size <= MGC_SMALL_SIZE_MAX))
-        return alloc_fast(t, size, MGC_KIND_SCAN);
-    return alloc_slow(size, MGC_KIND_SCAN, NULL, 1);
+        return alloc_fast(t, size, MGC_KIND_SCAN, true);
+    return alloc_slow(size, MGC_KIND_SCAN, NULL, 1, true);
 }
 
 void *mgc_alloc_noscan(size_t size)
@@ -268,10 +278,57 @@ void *mgc_alloc_noscan(size_t size)
             }
             mgc__cs_exit(t);
         } else if (size <= MGC_SMALL_SIZE_MAX) {
-            return alloc_fast(t, size, MGC_KIND_NOSCAN);
+            return alloc_fast(t, size, MGC_KIND_NOSCAN, true);
         }
     }
-    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1);
+    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, true);
+}
+
+bool mgc__grow_in_place(void *ptr, size_t size, bool zeroed)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    mgc_span *s = mgc__span_of(p);
+    if (!s || !s->large || p != s->base)
+        return false;
+    if (size <= s->elemsize)
+        return true;
+    if (size > mgc__heap.reserved)
+        return false;
+    uintptr_t npages = size / MGC_PAGE_SIZE + (size % MGC_PAGE_SIZE != 0), old = s->elemsize;
+    mgc_thread *t = mgc__thread_current();
+    mgc_central *c = &mgc__central[s->spanclass];
+    bool ok = false, needzero = false;
+    mgc__cs_enter(t);
+    mgc__lock(&c->lock); /* no sweep of the span meanwhile */
+    uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
+    uint32_t g = atomic_load_explicit(&s->sweepgen, memory_order_relaxed);
+    if (g == sg || (g == sg - 2 && s->mark_bytes[0]))
+        ok = mgc__heap_extend_span(s, npages, &needzero);
+    if (ok && s->large_type)
+        s->large_count = s->elemsize / s->large_type->size;
+    mgc__unlock(&c->lock);
+    if (ok) {
+        mgc__stat_add(&mgc__stats.large_alloc_bytes, s->elemsize - old);
+        mgc__pacer_add_live((int64_t)(s->elemsize - old));
+        if (mgc__pacer_should_trigger())
+            t->gc_wanted = 1;
+    }
+    mgc__cs_exit(t);
+    if (ok && zeroed && needzero)
+        memset((char *)ptr + old, 0, s->elemsize - old);
+    if (t->gc_wanted) {
+        t->gc_wanted = 0;
+        mgc__gc_maybe();
+    }
+    return ok;
+}
+
+void *mgc__alloc_noscan_raw(size_t size)
+{
+    mgc_thread *t = mgc__self;
+    if (likely(t != NULL) && size >= MGC_TINY_SIZE && size <= MGC_SMALL_SIZE_MAX)
+        return alloc_fast(t, size, MGC_KIND_NOSCAN, false);
+    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, size < MGC_TINY_SIZE);
 }
 
 static void check_type(const mgc_type *t, const char *fn)
@@ -298,7 +355,7 @@ void *mgc_alloc_array(const mgc_type *t, size_t n)
     size_t size = t->size * n;
     if (t->ptrdata == 0)
         return mgc_alloc_noscan(size); /* no pointers: never scanned, as in Go */
-    return alloc_slow(size, MGC_KIND_TYPED, t, n);
+    return alloc_slow(size, MGC_KIND_TYPED, t, n, true);
 }
 
 void *mgc_alloc_typed(const mgc_type *t) { return mgc_alloc_array(t, 1); }
@@ -417,6 +474,12 @@ void *mgc_realloc(void *ptr, size_t size)
        typed array then gets its new length in its pointer map, or pointers
        stored in the new elements would be invisible to the collector. */
     if (size <= o.usable && size > o.usable / 2) {
+        if (o.kind == MGC_KIND_TYPED)
+            set_length(ptr, &o, size / o.type->size + (size % o.type->size != 0));
+        return ptr;
+    }
+    /* A large object grows in place when the pages after it are free. */
+    if (size > o.usable && mgc__grow_in_place(ptr, size, true)) {
         if (o.kind == MGC_KIND_TYPED)
             set_length(ptr, &o, size / o.type->size + (size % o.type->size != 0));
         return ptr;

@@ -114,8 +114,10 @@ static void check_size(const char *fn, uintptr_t p, const mgc_span *s, size_t si
     bool span_noscan = s->kind == MGC_KIND_NOSCAN || s->kind == MGC_KIND_TINY;
     if (!!noscan != span_noscan)
         bad_size(fn, p, s, size, noscan);
+    size_t need = mgc__alloc_need(size, s->kind == MGC_KIND_TINY ? MGC_KIND_NOSCAN : s->kind);
     if (s->large) {
-        if (size <= MGC_SMALL_MAX || size > s->elemsize || s->elemsize - size >= MGC_PAGE_SIZE)
+        if (need <= MGC_SMALL_MAX || size > s->elemsize ||
+            s->elemsize - mgc__round_up(size, MGC_PAGE_SIZE) != 0)
             bad_size(fn, p, s, size, noscan);
         return;
     }
@@ -124,9 +126,6 @@ static void check_size(const char *fn, uintptr_t p, const mgc_span *s, size_t si
             bad_size(fn, p, s, size, noscan);
         return;
     }
-    size_t need = size ? size : 1;
-    if (s->kind == MGC_KIND_TYPED && s->elemsize > MGC_TYPED_BITS_MAX)
-        need += MGC_TYPED_HEADER;
     if (need > MGC_SMALL_MAX || mgc__size_to_class(need) != s->sizeclass)
         bad_size(fn, p, s, size, noscan);
 }

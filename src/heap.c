@@ -245,6 +245,37 @@ mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass)
     return s;
 }
 
+bool mgc__heap_extend_span(mgc_span *s, uintptr_t npages, bool *needzero)
+{
+    MGC_ASSERT(s->large && npages > s->npages);
+    uintptr_t idx = (s->base - H.base) >> MGC_PAGE_SHIFT, end = idx + s->npages, extra = npages - s->npages;
+    mgc__lock(&H.lock);
+    uintptr_t mapped_pages = atomic_load_explicit(&H.mapped, memory_order_relaxed) >> MGC_PAGE_SHIFT;
+    /* The pages after the span must be free; at the top of the heap, commit
+       what is missing. */
+    uintptr_t avail = next_page(end, mapped_pages, true) - end;
+    if (avail < extra && (end + avail != mapped_pages || !grow(extra - avail))) {
+        mgc__unlock(&H.lock);
+        return false;
+    }
+    set_range(end, extra, true);
+    update_sums(end, extra, true);
+    if (end <= H.search && H.search < end + extra)
+        H.search = end + extra;
+    *needzero = end < H.zeroed;
+    if (end + extra > H.zeroed)
+        H.zeroed = end + extra;
+    H.pages_inuse += extra;
+    for (uintptr_t i = end; i < end + extra; i++)
+        atomic_store_explicit(&H.spanmap[i], s, memory_order_release);
+    s->npages = (uint32_t)npages;
+    s->elemsize = npages * MGC_PAGE_SIZE;
+    s->limit = s->base + s->elemsize;
+    MGC_TRACK_ALLOC(s->base + (uintptr_t)(npages - extra) * MGC_PAGE_SIZE, extra * MGC_PAGE_SIZE);
+    mgc__unlock(&H.lock);
+    return true;
+}
+
 void mgc__heap_free_span(mgc_span *s)
 {
     uintptr_t idx = (s->base - H.base) >> MGC_PAGE_SHIFT;

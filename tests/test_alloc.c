@@ -17,6 +17,16 @@ static void check_zero(const char *p, size_t n)
         CHECK_MSG(p[i] == 0, "byte %zu of %zu not zero", i, n);
 }
 
+/* No span holds any page of [p + from, p + to): the pages are free (or not
+   yet mapped, at the top of the heap). */
+static bool pages_free(const void *p, size_t from, size_t to)
+{
+    for (size_t off = from; off < to; off += 8192)
+        if (mgc__span_of((uintptr_t)p + off))
+            return false;
+    return true;
+}
+
 static void check_object(void *p, size_t size, size_t align)
 {
     CHECK(p != NULL);
@@ -124,6 +134,30 @@ int main(void)
     char *same = mgc_alloc(100);
     CHECK(mgc_realloc(same, 90) == same); /* shrinking a little stays in place */
     CHECK(mgc_realloc(same, 0) != NULL);
+
+    /* A large object grows in place when the pages after it are free: same
+       address, contents kept, the new part zeroed; a typed array's new
+       elements are scanned. */
+    mgc_collect();
+    char *g = mgc_alloc_noscan(100000);
+    size_t gu = mgc_usable_size(g);
+    memset(g, 7, gu);
+    bool free_after = pages_free(g, gu, 400000);
+    char *g2 = mgc_realloc(g, 400000);
+    CHECK(g2[0] == 7 && g2[gu - 1] == 7);
+    check_zero(g2 + gu, mgc_usable_size(g2) - gu);
+    if (free_after)
+        CHECK(g2 == g);
+    void **ta = mgc_alloc_array(&T1K, 40); /* 40 KiB: large, typed */
+    size_t tu = mgc_usable_size(ta);
+    free_after = pages_free(ta, tu, 200 * 1024);
+    void **ta2 = mgc_realloc(ta, 200 * 1024);
+    CHECK(!free_after || ta2 == ta);
+    uintptr_t hidden = (uintptr_t)mgc_alloc(48) ^ 0xA5A5000000000000ull;
+    ta2[199 * 128] = (void *)(hidden ^ 0xA5A5000000000000ull); /* word 0 of element 199: a pointer */
+    hidden = 0;
+    mgc_collect();
+    CHECK(mgc_base(ta2[199 * 128]) == ta2[199 * 128]);
 
     char *s = mgc_strdup("hello, mgc");
     CHECK(!strcmp(s, "hello, mgc"));

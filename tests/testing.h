@@ -195,3 +195,31 @@ static inline int t_count_lines(const char *s, const char *prefix)
 }
 
 #endif /* MGC_TESTING_H */
+
+#ifdef MGC_HEAP_H
+/* Occupy the page right after [obj, obj + bytes) with one-page objects
+   (8 KiB noscan objects each take a span of one page, first fit), so that a
+   large object there cannot grow in place. Returns the objects to free
+   afterwards (in a malloc'd array, registered as roots) and their count. */
+static inline void **t_occupy_after(void *obj, size_t bytes, size_t *count)
+{
+    uintptr_t end = (uintptr_t)obj + bytes;
+    size_t cap = 1 << 16, n = 0;
+    void **held = calloc(cap, sizeof(void *));
+    CHECK(held != NULL);
+    mgc_add_roots(held, held + cap);
+    while (!mgc__span_of(end) && n < cap)
+        held[n++] = mgc_alloc_noscan(8192);
+    CHECK_MSG(mgc__span_of(end) != NULL, "could not occupy the page after %p", obj);
+    *count = n;
+    return held;
+}
+
+static inline void t_release(void **held, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        mgc_free(held[i]);
+    mgc_remove_roots(held, held + (1 << 16));
+    free(held);
+}
+#endif

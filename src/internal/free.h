@@ -41,16 +41,24 @@ MGC_INLINE uintptr_t mgc__free_link_off(unsigned spc)
    a stopped-world mark never runs beside an allocation. */
 MGC_INTERNAL void mgc__free_reuse_black(uintptr_t slot);
 
-/* Pop the head of entry e's reuse list (e->reuse != 0): the slot, unpoisoned
-   and zeroed. Inside a no-suspend section. */
-MGC_INLINE uintptr_t mgc__reuse_pop(mgc_mcache *c, mgc_cache_entry *e, unsigned spc)
+/* Pop the head of entry e's reuse list (e->reuse != 0): the slot,
+   unpoisoned, and zeroed unless the caller asked for raw memory (then its
+   link words are cleared, so it carries no freed mark). Inside a
+   no-suspend section. */
+MGC_INLINE uintptr_t mgc__reuse_pop(mgc_mcache *c, mgc_cache_entry *e, unsigned spc, bool zeroed)
 {
     uintptr_t r = e->reuse;
     uintptr_t size = mgc__class_size[mgc__spanclass_sizeclass(spc)];
     MGC_TRACK_ALLOC(r, size);
     uintptr_t *w = (uintptr_t *)(r + mgc__free_link_off(spc));
     e->reuse = w[0] ^ mgc__free_cookie;
-    mgc__zero_slot((void *)r, size);
+    if (zeroed) {
+        mgc__zero_slot((void *)r, size);
+    } else {
+        w[0] = 0; /* no freed mark left behind */
+        w[1] = 0;
+        MGC_TRACK_UNDEFINED(r, size);
+    }
     c->nreuse[mgc__spanclass_sizeclass(spc)]++;
     if (unlikely(atomic_load_explicit(&mgc__gc.phase, memory_order_relaxed) == MGC_PHASE_MARK))
         mgc__free_reuse_black(r);

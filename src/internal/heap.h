@@ -50,6 +50,11 @@ MGC_INTERNAL int mgc__heap_init(void);
    the span map; for class 0, elemsize is npages pages. NULL when the heap
    cannot grow. Takes the heap lock. */
 MGC_INTERNAL mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass);
+/* Grow a large span in place to npages if the pages after it are free (or
+   can be committed at the top of the heap). *needzero: the new pages may
+   hold old data. Takes the heap lock; the caller holds the span's central
+   lock, so no sweep runs on it meanwhile. */
+MGC_INTERNAL bool mgc__heap_extend_span(mgc_span *s, uintptr_t npages, bool *needzero);
 /* Return a span's pages; the span must be unreachable from any list or
    cache. Takes the heap lock. */
 MGC_INTERNAL void mgc__heap_free_span(mgc_span *s);

@@ -34,6 +34,20 @@ MGC_INLINE unsigned mgc__spanclass(unsigned sizeclass, unsigned kind) { return s
 MGC_INLINE unsigned mgc__spanclass_sizeclass(unsigned spc) { return spc >> 2; }
 MGC_INLINE unsigned mgc__spanclass_kind(unsigned spc) { return spc & 3; }
 
+/* Slot bytes a request of size bytes of this kind needs: typed objects over
+   512 bytes carry a 16-byte header when small. Over MGC_SMALL_MAX, the
+   object is large and the request itself is what counts (a large object
+   keeps its type in its span). */
+MGC_INLINE size_t mgc__alloc_need(size_t size, unsigned kind)
+{
+    size_t need = size ? size : 1;
+    if (kind == MGC_KIND_TYPED && size > MGC_TYPED_BITS_MAX && need + MGC_TYPED_HEADER <= MGC_SMALL_MAX)
+        need += MGC_TYPED_HEADER;
+    else if (kind == MGC_KIND_TYPED && size > MGC_TYPED_BITS_MAX && need <= MGC_SMALL_MAX)
+        need = MGC_SMALL_MAX + 1; /* the header would overflow the largest class */
+    return need;
+}
+
 /* Size class for 0 < size <= MGC_SMALL_MAX (size 0 is treated as 1). */
 MGC_INLINE unsigned mgc__size_to_class(size_t size)
 {

@@ -1,0 +1,23 @@
+/*
+ * alloc.h — allocation entry points the library itself uses beyond the
+ * public ones (alloc.c).
+ */
+#ifndef MGC_ALLOC_H
+#define MGC_ALLOC_H
+
+#include "base.h"
+
+/* mgc_alloc_noscan without the zeroing: the bytes are whatever the slot
+   held. Only for noscan storage that its user overwrites before reading
+   (the containers' buffers and arrays, as Go's growslice allocates
+   pointer-free backing arrays with needzero=false); the collector never
+   reads noscan memory, so old bytes can do no harm there. */
+MGC_INTERNAL void *mgc__alloc_noscan_raw(size_t size);
+
+/* Grow the large object p (a pointer mgc returned, held by the caller) in
+   place to at least size bytes, if the pages after it are free: true when
+   it now has room (the new bytes zeroed if zeroed; a typed object's length
+   follows), false when p is not large or its neighbours are taken. */
+MGC_INTERNAL bool mgc__grow_in_place(void *p, size_t size, bool zeroed);
+
+#endif /* MGC_ALLOC_H */

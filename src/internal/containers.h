@@ -1,0 +1,49 @@
+/*
+ * containers.h — what the self-freeing containers (buf.c, vec.c, map.c)
+ * share: the switch that turns their frees off, the one function through
+ * which they free, and the rounding of a request up to what the allocator
+ * would hand out anyway.
+ *
+ * Invariant kept by all three: a container's storage is freed only after
+ * the last read from it (a growth copies first, then frees), and only
+ * through mgc__containers_release, with the exact size and kind it was
+ * allocated with.
+ */
+#ifndef MGC_CONTAINERS_H
+#define MGC_CONTAINERS_H
+
+#include "base.h"
+#include "sizeclass.h"
+
+/* true (the default): containers free the storage they replace or drop.
+   false: they leave it to the collector, as a program without explicit
+   free would. Set only by the benchmark (bench/containers), before any
+   container is used; read without synchronisation. Defined in buf.c. */
+extern MGC_INTERNAL bool mgc__containers_free;
+
+/* Free what a container no longer uses: size bytes asked at allocation
+   (for a typed array, type size x count), noscan as allocated. */
+MGC_INLINE void mgc__containers_release(void *p, size_t size, int noscan)
+{
+    if (mgc__containers_free && p)
+        mgc_free_sized(p, size, noscan);
+}
+
+/* The bytes the allocator hands out for a request of size bytes (typed:
+   an array of a pointer-holding type; else noscan), minus what it keeps
+   for itself: a small request fills its size class (less the header of a
+   typed object over 512 bytes), a large one whole pages. size >= 16 and
+   not near SIZE_MAX (the callers check). */
+MGC_INLINE size_t mgc__containers_fit(size_t size, bool typed)
+{
+    size_t need = mgc__alloc_need(size, typed ? MGC_KIND_TYPED : MGC_KIND_NOSCAN);
+    if (need > MGC_SMALL_MAX)
+        return mgc__round_up(size, MGC_PAGE_SIZE);
+    return mgc__class_size[mgc__size_to_class(need)] - (need - size);
+}
+
+/* Largest request a container makes: leaves room for rounding and
+   doubling without overflow. */
+#define MGC_CONTAINERS_MAX ((size_t)1 << (sizeof(size_t) * 8 - 2))
+
+#endif /* MGC_CONTAINERS_H */

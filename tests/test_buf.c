@@ -1,0 +1,404 @@
+// ctest-timeout: 120
+/* mgc_buf, the self-freeing byte buffer (Go's strings.Builder): contents
+   and the accessors; appending the buffer's own bytes (the old storage is
+   freed after the copy); printf, including output that needs growth; the
+   results (string, cstr, detach); growth freeing the old storage with its
+   exact size (frees_explicit rises, and the next allocation of that size
+   on this thread is the old address, LIFO) for small and large storage;
+   the no-free switch not freeing; contents of several MiB surviving many
+   collections with garbage in between; many builds in a row keeping their
+   results; and the one-line aborts for misuse. */
+#include "internal/containers.h"
+#include "internal/heap.h"
+#include "testing.h"
+#include <mgc.h>
+
+static int g_asan;
+
+static uint64_t frees_explicit(void)
+{
+    mgc_memstats ms;
+    mgc_read_memstats(&ms);
+    return ms.frees_explicit;
+}
+
+static uint64_t frees_explicit_large(void)
+{
+    mgc_memstats ms;
+    mgc_read_memstats(&ms);
+    return ms.frees_explicit_large;
+}
+
+static void basics(void)
+{
+    mgc_buf b = MGC_BUF_INIT;
+    CHECK_EQ(mgc_buf_len(&b), 0);
+    CHECK_EQ(mgc_buf_cap(&b), 0);
+    CHECK(mgc_buf_bytes(&b) == NULL);
+    mgc_buf_append(&b, NULL, 0); /* nothing from nowhere is fine */
+    CHECK(mgc_buf_bytes(&b) == NULL);
+    CHECK(!strcmp(mgc_buf_cstr(&b), ""));
+    CHECK_EQ(mgc_buf_cap(&b), 16);
+
+    mgc_buf_append_str(&b, "hello");
+    mgc_buf_append_byte(&b, ',');
+    mgc_buf_append(&b, " world\0junk", 6);
+    CHECK_EQ(mgc_buf_len(&b), 12);
+    CHECK(!memcmp(mgc_buf_bytes(&b), "hello, world", 12));
+    CHECK(!strcmp(mgc_buf_cstr(&b), "hello, world"));
+    CHECK_EQ(mgc_buf_len(&b), 12); /* the NUL is not counted */
+
+    /* Capacity: powers of two from 16, exactly the allocation's size. */
+    for (int i = 0; i < 1000; i++)
+        mgc_buf_append_byte(&b, 'a' + i % 26);
+    CHECK_EQ(mgc_buf_len(&b), 1012);
+    CHECK_EQ(mgc_buf_cap(&b), 1024);
+    CHECK_EQ(mgc_usable_size(mgc_buf_bytes(&b)), 1024);
+    for (int i = 0; i < 1000; i++)
+        CHECK(mgc_buf_bytes(&b)[12 + i] == 'a' + i % 26);
+
+    mgc_buf_truncate(&b, 5);
+    CHECK_EQ(mgc_buf_len(&b), 5);
+    CHECK(!strcmp(mgc_buf_cstr(&b), "hello"));
+    mgc_buf_reset(&b);
+    CHECK_EQ(mgc_buf_len(&b), 0);
+    CHECK_EQ(mgc_buf_cap(&b), 1024); /* kept for reuse */
+
+    /* Grow: room for n more without another growth. */
+    mgc_buf_append_str(&b, "x");
+    mgc_buf_grow(&b, 5000);
+    CHECK(mgc_buf_cap(&b) >= 5001);
+    CHECK_EQ(mgc_buf_cap(&b), 8192);
+    char *before = mgc_buf_bytes(&b);
+    for (int i = 0; i < 5000; i++)
+        mgc_buf_append_byte(&b, 'y');
+    CHECK(mgc_buf_bytes(&b) == before);
+    CHECK(mgc_buf_bytes(&b)[0] == 'x' && mgc_buf_bytes(&b)[5000] == 'y');
+
+    /* The results. */
+    mgc_buf_reset(&b);
+    mgc_buf_append_str(&b, "result");
+    char *s = mgc_buf_string(&b);
+    CHECK(!strcmp(s, "result") && s != mgc_buf_bytes(&b));
+    mgc_buf_append_str(&b, "-more"); /* the copy is not touched */
+    CHECK(!strcmp(s, "result"));
+    CHECK(mgc_usable_size(s) >= 7 && mgc_usable_size(s) < 16); /* right-sized: 7 bytes, not the 16 of the storage */
+    size_t len = 0;
+    char *d = mgc_buf_detach(&b, &len);
+    CHECK_EQ(len, 11);
+    CHECK(!strcmp(d, "result-more"));
+    CHECK_EQ(mgc_buf_len(&b), 0);
+    CHECK_EQ(mgc_buf_cap(&b), 0);
+    CHECK(mgc_buf_bytes(&b) == NULL);
+    CHECK_EQ(mgc_usable_size(d), 8192); /* the storage itself, now ours */
+    mgc_free(d);
+    /* Detach of a full buffer grows for the NUL; of an empty one gives "". */
+    for (int i = 0; i < 16; i++)
+        mgc_buf_append_byte(&b, 'z');
+    CHECK_EQ(mgc_buf_cap(&b), 16);
+    d = mgc_buf_detach(&b, NULL);
+    CHECK(strlen(d) == 16 && d[15] == 'z');
+    d = mgc_buf_detach(&b, &len);
+    CHECK(len == 0 && !strcmp(d, ""));
+    char *e = mgc_buf_string(&b);
+    CHECK(e && !strcmp(e, ""));
+
+    /* Free: storage gone, buffer usable. */
+    mgc_buf_append_str(&b, "again");
+    mgc_buf_free(&b);
+    CHECK(mgc_buf_bytes(&b) == NULL && mgc_buf_len(&b) == 0 && mgc_buf_cap(&b) == 0);
+    mgc_buf_append_str(&b, "again");
+    CHECK(!strcmp(mgc_buf_cstr(&b), "again"));
+    mgc_buf_free(&b);
+    mgc_buf_free(&b); /* freeing an empty buffer is a no-op */
+    mgc_buf_init(&b);
+}
+
+/* Appending from the buffer itself: the growth copies before it frees. */
+static void self_append(void)
+{
+    mgc_buf b = MGC_BUF_INIT;
+    mgc_buf_append_str(&b, "0123456789abcdef"); /* exactly full: 16 */
+    CHECK_EQ(mgc_buf_cap(&b), 16);
+    for (int round = 0; round < 12; round++) {
+        size_t n = mgc_buf_len(&b);
+        CHECK_EQ(mgc_buf_cap(&b), n); /* full: the append grows */
+        mgc_buf_append(&b, mgc_buf_bytes(&b), n);
+        CHECK_EQ(mgc_buf_len(&b), 2 * n);
+    }
+    for (size_t i = 0; i < mgc_buf_len(&b); i++)
+        CHECK(mgc_buf_bytes(&b)[i] == "0123456789abcdef"[i % 16]);
+    /* A middle slice, growing. */
+    mgc_buf_reset(&b);
+    mgc_buf_append_str(&b, "abcdefghijklmnop");
+    mgc_buf_truncate(&b, 16);
+    mgc_buf_free(&b);
+    mgc_buf_append_str(&b, "abcdefghijklmnop");
+    mgc_buf_append(&b, mgc_buf_bytes(&b) + 4, 8);
+    CHECK(!strcmp(mgc_buf_cstr(&b), "abcdefghijklmnopefghijkl"));
+    mgc_buf_free(&b);
+}
+
+static void printf_(void)
+{
+    mgc_buf b = MGC_BUF_INIT;
+    CHECK_EQ(mgc_buf_printf(&b, "%d-%s-%c", 42, "abc", 'z'), 8);
+    CHECK(!strcmp(mgc_buf_cstr(&b), "42-abc-z"));
+    CHECK_EQ(mgc_buf_cap(&b), 16);
+    /* 7 more fit in 16 without the NUL's byte: 8 + 7 = 15, then the NUL. */
+    CHECK_EQ(mgc_buf_printf(&b, "%s", "1234567"), 7);
+    CHECK_EQ(mgc_buf_cap(&b), 16);
+    /* Exactly the room left (1): does not fit with vsnprintf's NUL: grows. */
+    CHECK_EQ(mgc_buf_printf(&b, "%s", "Q"), 1);
+    CHECK_EQ(mgc_buf_len(&b), 16);
+    CHECK(!strcmp(mgc_buf_cstr(&b), "42-abc-z1234567Q"));
+    /* Large output through the growth path. */
+    mgc_buf_reset(&b);
+    CHECK_EQ(mgc_buf_printf(&b, "<%0*d>", 100000, 7), 100002);
+    CHECK_EQ(mgc_buf_len(&b), 100002);
+    CHECK(mgc_buf_bytes(&b)[0] == '<' && mgc_buf_bytes(&b)[1] == '0' && mgc_buf_bytes(&b)[100000] == '7' &&
+          mgc_buf_bytes(&b)[100001] == '>');
+    CHECK_EQ(mgc_buf_cap(&b), 131072);
+    /* Many small ones, compared with snprintf. */
+    mgc_buf_free(&b);
+    char ref[64];
+    size_t off = 0;
+    for (int i = 0; i < 10000; i++) {
+        int n = snprintf(ref, sizeof ref, "[%d:%x:%.3f]", i, i * 7, i / 3.0);
+        CHECK_EQ(mgc_buf_printf(&b, "[%d:%x:%.3f]", i, i * 7, i / 3.0), n);
+        CHECK(!memcmp(mgc_buf_bytes(&b) + off, ref, (size_t)n));
+        off += (size_t)n;
+    }
+    CHECK_EQ(mgc_buf_len(&b), off);
+    mgc_buf_free(&b);
+    CHECK_EQ(mgc_buf_printf(&b, "%s", ""), 0);
+}
+
+/* Growth frees the old storage at once, with its exact size: the next
+   allocation of that size on this thread gets it back (LIFO). */
+static void growth_frees(void)
+{
+    int gogc = mgc_set_gc_percent(-1); /* no cycle may drop the reuse lists */
+    mgc_buf b = MGC_BUF_INIT;
+    for (size_t cap = 16; cap <= 16384; cap *= 2) {
+        while (mgc_buf_len(&b) < cap)
+            mgc_buf_append_byte(&b, 'q');
+        CHECK_EQ(mgc_buf_cap(&b), cap);
+        char *old = mgc_buf_bytes(&b);
+        uint64_t f0 = frees_explicit();
+        mgc_buf_append_byte(&b, 'r');
+        CHECK_EQ(mgc_buf_cap(&b), cap * 2);
+        CHECK(mgc_buf_bytes(&b) != old);
+        CHECK_EQ(frees_explicit() - f0, 1);
+        char *again = mgc_alloc_noscan(cap);
+        CHECK_MSG(again == old, "cap %zu: the old storage %p was not reused (got %p)", cap, (void *)old,
+                  (void *)again);
+        mgc_free(again);
+        mgc_buf_truncate(&b, cap); /* drop the 'r' so the loop fills exactly */
+    }
+    /* Large storage grows where it is when the pages after it are free;
+       else it moves, its pages go back at once, and the next large request
+       of that size gets them. Both, in turn: a blocker allocated right after
+       the buffer takes its neighbouring pages. */
+    for (int blocked = 0; blocked < 2; blocked++) {
+        mgc_buf_free(&b);
+        mgc_buf_grow(&b, 65536);
+        CHECK_EQ(mgc_buf_cap(&b), 65536);
+        char *old = mgc_buf_bytes(&b);
+        size_t nheld = 0;
+        void **held = blocked ? t_occupy_after(old, 65536, &nheld) : NULL;
+        memset(old, 'L', 65536);
+        b.len = 65536;
+        uint64_t fl = frees_explicit_large(), f0 = frees_explicit();
+        mgc_buf_append_byte(&b, '!');
+        CHECK_EQ(mgc_buf_cap(&b), 131072);
+        CHECK(mgc_buf_bytes(&b)[65535] == 'L' && mgc_buf_bytes(&b)[65536] == '!');
+        if (!blocked) {
+            CHECK(mgc_buf_bytes(&b) == old); /* in place: nothing freed */
+            CHECK_EQ(frees_explicit() - f0, 0);
+            continue;
+        }
+        CHECK(mgc_buf_bytes(&b) != old);
+        CHECK_EQ(frees_explicit_large() - fl, 1);
+        CHECK_EQ(frees_explicit() - f0, 1);
+        char *again = mgc_alloc_noscan(65536);
+        CHECK(again == old && again[0] == 0 && again[65535] == 0); /* and zeroed */
+        mgc_free(again);
+        t_release(held, nheld);
+    }
+    /* mgc_buf_free frees; truncate and reset do not. */
+    uint64_t f0 = frees_explicit();
+    mgc_buf_truncate(&b, 10);
+    mgc_buf_reset(&b);
+    CHECK_EQ(frees_explicit(), f0);
+    mgc_buf_free(&b);
+    CHECK_EQ(frees_explicit() - f0, 1);
+    mgc_set_gc_percent(gogc);
+}
+
+/* The benchmark's switch: the same code without the frees. */
+static void no_free_variant(void)
+{
+    int gogc = mgc_set_gc_percent(-1);
+    mgc__containers_free = false;
+    mgc_buf b = MGC_BUF_INIT;
+    uint64_t f0 = frees_explicit();
+    char *olds[16];
+    int n = 0;
+    for (int i = 0; i < 5000; i++) {
+        if (mgc_buf_len(&b) == mgc_buf_cap(&b) && mgc_buf_cap(&b) && n < 16)
+            olds[n++] = mgc_buf_bytes(&b);
+        mgc_buf_append_byte(&b, 'n');
+    }
+    CHECK_EQ(mgc_buf_cap(&b), 8192);
+    CHECK(n == 9);
+    mgc_buf_free(&b);
+    CHECK_EQ(frees_explicit(), f0); /* nothing freed, not even by mgc_buf_free */
+    for (int i = 0; i < n; i++)
+        CHECK(mgc_base(olds[i]) == olds[i]); /* still allocated: left to the collector */
+    char *x = mgc_alloc_noscan(4096);
+    CHECK(x != olds[n - 1]);
+    mgc__containers_free = true;
+    mgc_set_gc_percent(gogc);
+}
+
+static inline uint8_t byte_at(uint64_t seed, size_t i)
+{
+    uint64_t x = (seed + i) * 0x9E3779B97F4A7C15ull;
+    return (uint8_t)(32 + (x >> 40) % 95); /* printable: printf's %.*s copies it whole */
+}
+
+/* Several MiB, appended in random pieces of 1-100 bytes (append or
+   printf), with collections and garbage in between: the only reference to
+   the storage is the struct on this stack. */
+static void survives_collections(void)
+{
+    size_t total = g_asan ? (1u << 20) : (8u << 20);
+    uint64_t seed = t_rand();
+    mgc_memstats ms0, ms1;
+    mgc_read_memstats(&ms0);
+    mgc_buf b = MGC_BUF_INIT;
+    uint8_t piece[100];
+    size_t len = 0, next_gc = total / 16;
+    while (len < total) {
+        size_t n = 1 + t_rand_below(100);
+        if (n > total - len)
+            n = total - len;
+        for (size_t i = 0; i < n; i++)
+            piece[i] = byte_at(seed, len + i);
+        if (t_rand_below(4) == 0)
+            CHECK_EQ(mgc_buf_printf(&b, "%.*s", (int)n, (const char *)piece), n);
+        else
+            mgc_buf_append(&b, piece, n);
+        len += n;
+        for (size_t i = 0; i < 3; i++)
+            (void)!mgc_alloc(16 + t_rand_below(200)); /* garbage */
+        if (len >= next_gc) {
+            mgc_collect();
+            next_gc += total / 16;
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 10000; j++)
+            (void)!mgc_alloc(64);
+        mgc_collect();
+    }
+    CHECK_EQ(mgc_buf_len(&b), total);
+    const uint8_t *d = (const uint8_t *)mgc_buf_bytes(&b);
+    CHECK(mgc_base(d) == d);
+    for (size_t i = 0; i < total; i++)
+        CHECK_MSG(d[i] == byte_at(seed, i), "byte %zu", i);
+    mgc_read_memstats(&ms1);
+    CHECK(ms1.num_gc - ms0.num_gc >= 10);
+    mgc_buf_free(&b);
+}
+
+/* Many builds in a row, each result kept (a string copy or the detached
+   storage) in a scanned array; they must all survive. */
+static void many_builds(void)
+{
+    int nres = g_asan ? 2000 : 20000;
+    char **res = mgc_alloc((size_t)nres * sizeof(char *));
+    mgc_buf b = MGC_BUF_INIT;
+    for (int i = 0; i < nres; i++) {
+        mgc_buf_reset(&b);
+        int pieces = 1 + i % 40;
+        for (int k = 0; k < pieces; k++)
+            mgc_buf_printf(&b, "%d.%d;", i, k);
+        res[i] = (i & 1) ? mgc_buf_string(&b) : mgc_buf_detach(&b, NULL);
+        if (i % 5000 == 4999)
+            mgc_collect();
+    }
+    mgc_buf_free(&b);
+    mgc_collect();
+    char expect[1024];
+    for (int i = 0; i < nres; i++) {
+        size_t off = 0;
+        for (int k = 0; k < 1 + i % 40; k++)
+            off += (size_t)snprintf(expect + off, sizeof expect - off, "%d.%d;", i, k);
+        CHECK_MSG(!strcmp(res[i], expect), "result %d: %s", i, res[i]);
+    }
+}
+
+/* ---- aborts ------------------------------------------------------------- */
+
+static void d_null(void *a) { mgc_buf_append_str(NULL, "x"); }
+static void d_null_len(void *a) { (void)mgc_buf_len(NULL); }
+static void d_truncate(void *a)
+{
+    mgc_buf b = MGC_BUF_INIT;
+    mgc_buf_append_str(&b, "abc");
+    mgc_buf_truncate(&b, 4);
+}
+static void d_garbage(void *a)
+{
+    mgc_buf b;
+    memset(&b, 0x5a, sizeof b);
+    b.len = 100;
+    b.cap = 10;
+    mgc_buf_append_byte(&b, 'x');
+}
+static void d_null_bytes(void *a)
+{
+    mgc_buf b = MGC_BUF_INIT;
+    mgc_buf_append(&b, NULL, 3);
+}
+static void d_free_detached(void *a)
+{
+    /* The old storage is freed on growth: a pointer kept across it is
+       dangling, and freeing it too is a double free mgc catches. */
+    mgc_set_gc_percent(-1);
+    mgc_buf b = MGC_BUF_INIT;
+    mgc_buf_append_str(&b, "0123456789abcdef");
+    char *old = mgc_buf_bytes(&b);
+    mgc_buf_append_str(&b, "!");
+    mgc_free(old);
+}
+
+static void aborts(void)
+{
+    t_expect_abort(d_null, NULL, "mgc_buf_append_str: the buffer is NULL");
+    t_expect_abort(d_null_len, NULL, "mgc_buf_len: the buffer is NULL");
+    t_expect_abort(d_truncate, NULL, "mgc_buf_truncate: 4 is beyond the length 3 of buffer");
+    t_expect_abort(d_garbage, NULL, "mgc_buf_append_byte: buffer ");
+    t_expect_abort(d_garbage, NULL, "is not a valid mgc_buf (data 0x5a5a5a5a5a5a5a5a, len 100, cap 10)");
+    t_expect_abort(d_null_bytes, NULL, "mgc_buf_append: 3 bytes from NULL into buffer");
+    t_expect_abort(d_free_detached, NULL, "was already freed (double free)");
+}
+
+int main(void)
+{
+    g_asan = getenv("MGC_TEST_SANITIZE") != NULL;
+    t_seed();
+    mgc_init();
+    basics();
+    self_append();
+    printf_();
+    growth_frees();
+    no_free_variant();
+    survives_collections();
+    many_builds();
+    aborts();
+    printf("test_buf: ok\n");
+    return 0;
+}
