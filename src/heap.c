@@ -97,27 +97,57 @@ static void set_range(uintptr_t pos, uintptr_t n, bool used)
     }
 }
 
-static mgc_chunk_sum summarize(uintptr_t c)
+/* Longest run of zero bits strictly between the lowest and highest set
+   bits of x (x has at least one set bit). */
+static unsigned inner_zero_run(uint64_t x)
 {
-    uintptr_t lo = c * MGC_CHUNK_PAGES, hi = lo + MGC_CHUNK_PAGES;
-    mgc_chunk_sum s = {0, 0, 0};
-    uintptr_t pos = lo;
-    while (pos < hi) {
-        uintptr_t f = next_page(pos, hi, false);
-        if (f >= hi)
-            break;
-        uintptr_t u = next_page(f, hi, true);
-        uint16_t len = (uint16_t)(u - f);
-        if (f == lo)
-            s.start = len;
-        if (u == hi)
-            s.end = len;
-        if (len > s.max)
-            s.max = len;
-        pos = u;
+    unsigned best = 0;
+    x >>= mgc__ctz64(x); /* bit 0 is now set */
+    for (;;) {
+        if (x == ~(uint64_t)0)
+            return best; /* ones to the top: no zero above them */
+        x >>= mgc__ctz64(~x); /* past the ones */
+        if (!x)
+            return best; /* only the top run of zeros was left */
+        unsigned z = mgc__ctz64(x);
+        if (z > best)
+            best = z;
+        x >>= z;
     }
-    return s;
 }
+
+/* A chunk's summary from its 8 bitmap words, a 64-page word at a time: an empty word extends the
+   current run, a full one ends it, a mixed one ends it at its lowest used
+   page, may hold a longer run inside, and starts the next run at its top. */
+mgc_chunk_sum mgc__chunk_summary(const uint64_t *w)
+{
+    unsigned run = 0, max = 0, start = 0;
+    bool used_seen = false;
+    for (unsigned i = 0; i < MGC_CHUNK_PAGES / 64; i++) {
+        uint64_t x = w[i];
+        if (x == 0) {
+            run += 64;
+            continue;
+        }
+        run += mgc__ctz64(x);
+        if (!used_seen)
+            start = run;
+        used_seen = true;
+        if (run > max)
+            max = run;
+        unsigned inner = inner_zero_run(x);
+        if (inner > max)
+            max = inner;
+        run = (unsigned)__builtin_clzll(x);
+    }
+    if (!used_seen)
+        start = run;
+    if (run > max)
+        max = run;
+    return (mgc_chunk_sum){(uint16_t)start, (uint16_t)max, (uint16_t)run};
+}
+
+static mgc_chunk_sum summarize(uintptr_t c) { return mgc__chunk_summary(&H.pagebits[c * (MGC_CHUNK_PAGES / 64)]); }
 
 static void update_sums(uintptr_t pos, uintptr_t n, bool used)
 {

@@ -24,8 +24,52 @@ static void check_map(mgc_span *s)
     CHECK(mgc__span_of(s->base + s->npages * MGC_PAGE_SIZE - 1) == s);
 }
 
+/* Page by page, the obvious way. */
+static mgc_chunk_sum reference(const uint64_t *w)
+{
+    mgc_chunk_sum s = {0, 0, 0};
+    unsigned run = 0;
+    bool used_seen = false;
+    for (unsigned p = 0; p < MGC_CHUNK_PAGES; p++) {
+        if ((w[p / 64] >> (p % 64)) & 1) {
+            if (!used_seen)
+                s.start = (uint16_t)run;
+            used_seen = true;
+            run = 0;
+        } else if (++run > s.max) {
+            s.max = (uint16_t)run;
+        }
+    }
+    if (!used_seen)
+        s.start = (uint16_t)run;
+    s.end = (uint16_t)run;
+    return s;
+}
+
+static void summaries(void)
+{
+    uint64_t w[8];
+    for (int round = 0; round < 200000; round++) {
+        for (int i = 0; i < 8; i++) {
+            switch (t_rand_below(6)) {
+            case 0: w[i] = 0; break;
+            case 1: w[i] = ~(uint64_t)0; break;
+            case 2: w[i] = (uint64_t)1 << t_rand_below(64); break;
+            case 3: w[i] = ~((uint64_t)1 << t_rand_below(64)); break;
+            case 4: w[i] = t_rand() & t_rand(); break;
+            default: w[i] = t_rand(); break;
+            }
+        }
+        mgc_chunk_sum a = mgc__chunk_summary(w), b = reference(w);
+        CHECK_MSG(a.start == b.start && a.max == b.max && a.end == b.end,
+                  "round %d: got {%u,%u,%u}, want {%u,%u,%u}", round, a.start, a.max, a.end, b.start, b.max, b.end);
+    }
+}
+
 int main(void)
 {
+    t_seed();
+    summaries();
     CHECK_EQ(mgc_init(), 0);
     mgc_thread *t = mgc__thread_current();
     mgc__cs_enter(t); /* we take heap locks as a registered thread */
