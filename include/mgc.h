@@ -200,22 +200,7 @@ typedef struct mgc_buf {
 #define MGC_BUF_INIT {0, 0, 0}
 
 MGC_API void mgc_buf_init(mgc_buf *b);
-/* mgc_buf_append's out-of-line part: the checks and the growth. */
-MGC_API void mgc_buf_append_slow(mgc_buf *b, const void *bytes, size_t n);
-/* Append n bytes. Inline (C99 inline: no other declaration may precede
-   this one; buf.c holds the external definition, so the symbol exists for
-   callers that do not inline): when the bytes fit, an append is a bounds
-   check and a copy, as Go's append is. */
-MGC_API inline void mgc_buf_append(mgc_buf *b, const void *bytes, size_t n)
-{
-    size_t len;
-    if (__builtin_expect(b != 0 && bytes != 0 && n != 0 && (len = b->len) + n <= b->cap && len + n > len, 1)) {
-        b->len = len + n;
-        __builtin_memcpy(b->data + len, bytes, n);
-        return;
-    }
-    mgc_buf_append_slow(b, bytes, n);
-}
+MGC_API void mgc_buf_append(mgc_buf *b, const void *bytes, size_t n);
 MGC_API void mgc_buf_append_str(mgc_buf *b, const char *s);
 MGC_API void mgc_buf_append_byte(mgc_buf *b, int c);
 /* Formatted text (vsnprintf into the buffer's own spare room, growing once
