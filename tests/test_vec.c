@@ -502,15 +502,29 @@ static void d_garbage(void *a)
     v.len = 5; /* no storage */
     (void)mgc_vec_len(&v);
 }
+/* Fill the vector from a frame of its own, so that no register or stack
+   slot of the caller ends up holding the array. */
+static __attribute__((noinline)) uintptr_t fill_unscanned(mgc_vec *v)
+{
+    mgc_vec_init_ptr(v);
+    for (int i = 0; i < 1000; i++)
+        mgc_vec_push_ptr(v, NULL);
+    return (uintptr_t)mgc_vec_data(v) ^ 0xA5A5000000000000ull;
+}
+
 static void d_not_scanned(void *a)
 {
     /* The struct in malloc memory is not scanned: its array is reclaimed
        and the next growth's free names it. */
     mgc_vec *v = malloc(sizeof *v);
-    mgc_vec_init_ptr(v);
-    for (int i = 0; i < 1000; i++)
-        mgc_vec_push_ptr(v, NULL);
+    uintptr_t hidden = fill_unscanned(v);
+    t_scrub_stack();
     mgc_collect();
+    /* A stale copy in a callee-saved register can keep the array alive, as
+       any conservative scan may (it depends on the code the compiler made
+       here): then this run proves nothing. */
+    if (mgc_base((void *)(hidden ^ 0xA5A5000000000000ull)))
+        _exit(77);
     for (int i = 0; i < 100000; i++)
         mgc_vec_push_ptr(v, NULL);
 }
@@ -531,11 +545,19 @@ static void aborts(void)
     t_expect_abort(d_bad_type, NULL, "element type odd: size 12 and ptrdata 8 must be multiples of 8");
     t_expect_abort(d_truncate, NULL, "mgc_vec_truncate: 1 is beyond the length 0 of vector");
     t_expect_abort(d_garbage, NULL, "is not a valid mgc_vec (data (nil), len 5, cap 0)");
-    if (g_asan) { /* AddressSanitizer sees the first touch of the reclaimed array */
-        t_expect_abort(d_not_scanned, NULL, "AddressSanitizer: use-after-poison");
+    /* AddressSanitizer sees the first touch of the reclaimed array; without
+       it, the next growth's free names it. */
+    t_child c;
+    t_run_child(d_not_scanned, NULL, &c);
+    if (WIFEXITED(c.status) && WEXITSTATUS(c.status) == 77) {
+        printf("vec in malloc memory: inconclusive (the array was kept alive by a stale copy)\n");
+    } else if (g_asan) {
+        CHECK_MSG(WIFSIGNALED(c.status) && strstr(c.err, "AddressSanitizer: use-after-poison"),
+                  "expected ASan to report the reclaimed array; status %d:\n%s", c.status, c.err);
     } else {
-        t_expect_abort(d_not_scanned, NULL, "mgc_free_sized: 0x");
-        t_expect_abort(d_not_scanned, NULL, "is not allocated (freed already");
+        CHECK_MSG(WIFSIGNALED(c.status) && strstr(c.err, "mgc_free_sized: 0x") &&
+                      strstr(c.err, "is not allocated (freed already"),
+                  "expected an abort naming the freed array; status %d:\n%s", c.status, c.err);
     }
 }
 

@@ -83,6 +83,16 @@ static inline double t_now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Zero the stack below the caller: dead frames keep stale copies of
+   pointers, and the collector's own frames (uninitialised locals) reuse that
+   memory, so a conservative scan could see them. Call before a collection
+   that must reclaim something. */
+static __attribute__((noinline, unused)) void t_scrub_stack(void)
+{
+    volatile char buf[64 * 1024];
+    memset((char *)buf, 0, sizeof buf);
+}
+
 /* ---- child processes --------------------------------------------------- */
 
 typedef struct t_child {
