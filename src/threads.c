@@ -114,6 +114,11 @@ MGC_NOINLINE void mgc__thread_stop_deferred(mgc_thread *t)
     __builtin_unwind_init();
     t->nregs = 0;
     stop_self(t, e, MGC_ARCH_SP());
+    /* Not a tail call: a sibling call would pop the spill before stop_self
+       sleeps, leaving callers' values only in registers nobody scans (seen
+       under ASan, where stop_self is not inlined: a new thread's argument,
+       held in r15 by thread_start, was reclaimed). */
+    __asm__ __volatile__("" ::: "memory");
 }
 
 void mgc__stw_stop(void)
