@@ -124,7 +124,11 @@ static uint64_t *node_new(rng *r, int kind, size_t nwords, unsigned nptr)
 }
 
 /* Verify the node holding reference v and up to `budget` nodes below it.
-   seen/stack are the caller's scratch (malloc'd: they keep nothing alive). */
+   seen is malloc'd scratch (it keeps nothing alive: it holds object bases
+   already verified). stk holds references still to be visited; while other
+   threads drop and rewrite the shared graph it may hold the only reference
+   to a subgraph, so it lives in the collected heap (a scanned mgc object),
+   as DESIGN invariant 3 requires of any memory holding heap references. */
 typedef struct walker {
     uintptr_t *seen;
     size_t seencap;
@@ -139,14 +143,14 @@ static void walker_init(walker *w)
     w->seencap = 1 << 12;
     w->seen = calloc(w->seencap, sizeof *w->seen);
     w->cap = 1 << 12;
-    w->stk = malloc(w->cap * sizeof *w->stk);
+    w->stk = mgc_alloc(w->cap * sizeof *w->stk);
     CHECK(w->seen && w->stk);
 }
 
 static void walker_free(walker *w)
 {
     free(w->seen);
-    free(w->stk);
+    mgc_free(w->stk);
 }
 
 static int seen_add(walker *w, uintptr_t a)
@@ -183,7 +187,7 @@ static void verify_node(walker *w, const uint64_t *p)
             if (c && w->stk) {
                 if (w->n == w->cap) {
                     w->cap *= 2;
-                    w->stk = realloc(w->stk, w->cap * sizeof *w->stk);
+                    w->stk = mgc_realloc(w->stk, w->cap * sizeof *w->stk);
                     CHECK(w->stk);
                 }
                 w->stk[w->n++] = c;
@@ -333,10 +337,11 @@ static void *worker(void *argp)
     if (a->how == 1)
         CHECK_EQ(mgc_thread_attach(), 0);
     rng r = {g_seed * 0x9E3779B97F4A7C15ull + (uint64_t)a->idx * 7919 + 1};
+    /* First allocation attaches the third kind of thread (before
+       walker_init, whose stack is itself an mgc allocation). */
+    make_and_publish(&r);
     walker w;
     walker_init(&w);
-    /* First allocation attaches the third kind of thread. */
-    make_and_publish(&r);
     atomic_fetch_add(&g_attached, 1);
     uint32_t last_gc = 0;
     double t_next_collect = t_now() + 0.01 + r_below(&r, 40) / 1000.0;
