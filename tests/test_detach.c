@@ -29,14 +29,6 @@
 static int g_asan;
 static uint64_t g_seed;
 
-static inline uint64_t mix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 /* A chain of n nodes for thread idx: node {next, idx << 32 | i, payload}.
    Kinds alternate: conservative, typed (pointer word 0 only), and the
    payload word of noscan leaves hanging off word 3 of conservative ones. */

@@ -30,28 +30,6 @@
 static int g_asan;
 static uint64_t g_seed;
 
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static inline uint64_t r_next(rng *r)
-{
-    uint64_t x = r->s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    r->s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-static inline uint64_t r_below(rng *r, uint64_t n) { return n ? r_next(r) % n : 0; }
-
-static inline uint64_t mix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
 static inline uint64_t payload_word(uint64_t id, uint64_t w) { return mix64(id * 0x100000001B3ull + w) | (1ull << 63); }
 
 /* ---- nodes (as in test_threads.c) ------------------------------------------ */

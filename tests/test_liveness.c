@@ -40,14 +40,6 @@ static int g_asan;
 static inline uintptr_t hide(const void *p) { return (uintptr_t)p ^ KEY; }
 static inline void *unhide(uintptr_t h) { return (void *)(h ^ KEY); }
 
-static inline uint64_t mix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 /* A payload word: random-looking, bit 63 set so it is never a heap address
    (a conservative object full of them keeps nothing alive by accident). */
 static inline uint64_t payload_word(uint64_t id, uint64_t w) { return mix64(id * 0x100000001B3ull + w) | (1ull << 63); }

@@ -198,20 +198,6 @@ static void model(void)
 
 /* ---- liveness ----------------------------------------------------------- */
 
-static uint64_t *tagged(uint64_t tag)
-{
-    uint64_t *p = mgc_alloc_noscan(48);
-    for (int i = 0; i < 6; i++)
-        p[i] = tag * 31 + (uint64_t)i;
-    return p;
-}
-static int tag_ok(const uint64_t *p, uint64_t tag)
-{
-    for (int i = 0; i < 6; i++)
-        if (p[i] != tag * 31 + (uint64_t)i)
-            return 0;
-    return 1;
-}
 
 static NOINLINE void fill(mgc_map *m, size_t n, uintptr_t *vals)
 {

@@ -46,20 +46,6 @@
 static const uint8_t tmask[] = {0x05}; /* words 0 and 2 */
 static const mgc_type T24 = {24, 24, tmask, "reclaim-t24"};
 
-typedef struct rng {
-    uint64_t s;
-} rng;
-static inline uint64_t r_next(rng *r)
-{
-    uint64_t x = r->s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    r->s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-static inline uint64_t r_below(rng *r, uint64_t n) { return n ? r_next(r) % n : 0; }
-
 /* A window of live objects: slot i holds an object of size[i] bytes whose
    first word is its tag. Malloc'd bookkeeping plus a registered root
    range for the pointers. */

@@ -43,14 +43,6 @@
 #define NOINLINE __attribute__((noinline))
 #define NCOLLECT 200
 
-static inline uint64_t mix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 /* ---- heap objects held on a blocked thread's stack -------------------------- */
 
 /* A chain of n conservative nodes: {next, id, payload[k]}. */

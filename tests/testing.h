@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mgc.h>
+
 #define CHECK(cond)                                                                         \
     do {                                                                                    \
         if (!(cond)) {                                                                      \
@@ -52,15 +54,37 @@
 
 static uint64_t t_rng_state;
 
-static inline uint64_t t_rand(void)
+/* xorshift64*: one state per thread (rng) or the test's global one. */
+typedef struct rng {
+    uint64_t s;
+} rng;
+
+static inline uint64_t r_next(rng *r)
 {
-    /* xorshift64* */
-    uint64_t x = t_rng_state;
+    uint64_t x = r->s;
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
-    t_rng_state = x;
+    r->s = x;
     return x * 0x2545F4914F6CDD1DULL;
+}
+static inline uint64_t r_below(rng *r, uint64_t n) { return n ? r_next(r) % n : 0; }
+
+static inline uint64_t t_rand(void)
+{
+    rng r = {t_rng_state};
+    uint64_t v = r_next(&r);
+    t_rng_state = r.s;
+    return v;
+}
+
+/* splitmix64's finaliser: a well-mixed 64-bit function of x. */
+static inline uint64_t mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
 }
 
 static inline uint64_t t_rand_below(uint64_t n) { return n ? t_rand() % n : 0; }
@@ -74,6 +98,24 @@ static inline uint64_t t_seed(void)
     t_rng_state = seed;
     fprintf(stderr, "seed: %" PRIu64 " (re-run with MGC_TEST_SEED=%" PRIu64 ")\n", seed, seed);
     return seed;
+}
+
+/* A 48-byte noscan object whose words are a function of tag: whether it
+   still holds them tells a test that it was not reclaimed and reused. */
+static inline uint64_t *tagged(uint64_t tag)
+{
+    uint64_t *p = mgc_alloc_noscan(48);
+    CHECK(p != NULL);
+    for (int i = 0; i < 6; i++)
+        p[i] = tag * 31 + (uint64_t)i;
+    return p;
+}
+static inline int tag_ok(const uint64_t *p, uint64_t tag)
+{
+    for (int i = 0; i < 6; i++)
+        if (p[i] != tag * 31 + (uint64_t)i)
+            return 0;
+    return 1;
 }
 
 static inline double t_now(void)
