@@ -233,6 +233,57 @@ MGC_API char *mgc_buf_detach(mgc_buf *b, size_t *len_out) __attribute__((warn_un
 /* Free the storage now (mgc_free_sized); the buffer is empty and usable. */
 MGC_API void mgc_buf_free(mgc_buf *b);
 
+/* The appends' fast path, inline in the caller as Go's compiler inlines
+   append: when the bytes fit, copy them and bump len; anything else (no
+   room, n == 0, a NULL or damaged buffer) goes to the out-of-line function
+   of the same name, which grows, checks and aborts. The macros keep the
+   functions' names, addresses and exported symbols; (mgc_buf_append)(...)
+   calls the function itself. MGC_BUF_NO_INLINE before including mgc.h
+   turns them off.
+
+   The copy is a call of the C library's memcpy, not the compiler's inline
+   expansion: for a length it cannot know but can bound (a piece of at most
+   255 bytes, say) GCC emits rep movs, which costs twice the call per
+   16-64-byte piece (measured: docs/benchmarks.md, containers). The asm
+   label names the same memcpy symbol under a name the compiler does not
+   treat as its builtin. A length known at compile time is left to the
+   compiler, which copies it with a few moves. */
+#if !defined(MGC_BUF_NO_INLINE) && (defined(__GNUC__) || defined(__clang__)) && defined(__ELF__) && \
+    !defined(__cplusplus)
+extern void *mgc__libc_memcpy(void *dst, const void *src, size_t n) __asm__("memcpy");
+
+static inline __attribute__((always_inline)) void mgc__buf_append_inline(mgc_buf *b, const void *bytes, size_t n)
+{
+    size_t len, cap;
+    /* len <= cap keeps a damaged buffer off the fast path; n - 1 < room
+       is 1 <= n <= room, so an empty append and a buffer without storage
+       (cap 0) take the slow path too, as do NULL bytes. */
+    if (__builtin_expect(b != NULL && bytes != NULL && (len = b->len) <= (cap = b->cap) && n - 1 < cap - len, 1)) {
+        b->len = len + n;
+        if (__builtin_constant_p(n))
+            __builtin_memcpy(b->data + len, bytes, n);
+        else
+            mgc__libc_memcpy(b->data + len, bytes, n);
+        return;
+    }
+    (mgc_buf_append)(b, bytes, n);
+}
+
+static inline __attribute__((always_inline)) void mgc__buf_append_byte_inline(mgc_buf *b, int c)
+{
+    size_t len;
+    if (__builtin_expect(b != NULL && (len = b->len) < b->cap, 1)) {
+        b->data[len] = (char)c;
+        b->len = len + 1;
+        return;
+    }
+    (mgc_buf_append_byte)(b, c);
+}
+
+#define mgc_buf_append(b, bytes, n) mgc__buf_append_inline((b), (bytes), (n))
+#define mgc_buf_append_byte(b, c) mgc__buf_append_byte_inline((b), (c))
+#endif
+
 /* mgc_vec: a growable array (Go's append to a slice) of pointers or of
    fixed-size elements, scanned precisely: its storage is mgc_alloc_array
    of the element type (every word a pointer for a vector of pointers;

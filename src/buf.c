@@ -118,11 +118,14 @@ static inline void append(mgc_buf *b, const void *bytes, size_t n, const char *f
         memcpy(b->data + len, bytes, n);
 }
 
-/* Out of line on purpose: the copy is a tail call to the C library's
-   memcpy, which beats the word loops or rep movs a caller's compiler makes
-   of an inlined copy of a length it can bound (measured: an inline append
-   cost twice as much per piece on the 64 KiB builder). */
-void mgc_buf_append(mgc_buf *b, const void *bytes, size_t n)
+/* The whole append: the checks, the growth, the copy. mgc.h inlines the
+   common case (the bytes fit) into the caller and falls back to these two
+   (the parentheses keep its macros off the definitions); a caller that
+   takes their address or defines MGC_BUF_NO_INLINE calls them always. The
+   copy is a tail call to the C library's memcpy, as the inline path's is
+   a call: the compiler's own expansion of a copy whose length it can bound
+   is rep movs, which costs twice as much per small piece. */
+void(mgc_buf_append)(mgc_buf *b, const void *bytes, size_t n)
 {
     check(b, "mgc_buf_append");
     MGC_CHECK(bytes || !n, "mgc_buf_append: %zu bytes from NULL into buffer %p", n, (void *)b);
@@ -136,7 +139,7 @@ void mgc_buf_append_str(mgc_buf *b, const char *s)
     append(b, s, strlen(s), "mgc_buf_append_str");
 }
 
-void mgc_buf_append_byte(mgc_buf *b, int c)
+void(mgc_buf_append_byte)(mgc_buf *b, int c)
 {
     check(b, "mgc_buf_append_byte");
     if (unlikely(b->len == b->cap))

@@ -7,7 +7,9 @@
    on this thread is the old address, LIFO) for small and large storage;
    the no-free switch not freeing; contents of several MiB surviving many
    collections with garbage in between; many builds in a row keeping their
-   results; and the one-line aborts for misuse. */
+   results; mgc.h's inline append agreeing with the functions; and the
+   one-line aborts for misuse, including the ones the inline path must
+   hand to the functions. */
 #include "internal/containers.h"
 #include "internal/heap.h"
 #include "testing.h"
@@ -340,6 +342,61 @@ static void many_builds(void)
     }
 }
 
+/* mgc.h's inline fast path (the macros) and the functions themselves
+   build the same bytes: random pieces of 0-300 bytes, some of a length
+   known at compile time, alternating between the two, into two buffers;
+   and the functions still exist under their names. */
+static void inline_path(void)
+{
+#ifndef mgc_buf_append
+    CHECK_MSG(0, "mgc.h's inline mgc_buf_append is off in this build");
+#endif
+    void (*fn)(mgc_buf *, const void *, size_t) = mgc_buf_append; /* the function's address */
+    void (*fn_byte)(mgc_buf *, int) = mgc_buf_append_byte;
+    CHECK(fn != NULL && fn_byte != NULL);
+    uint64_t seed = t_rand();
+    uint8_t piece[300];
+    mgc_buf a = MGC_BUF_INIT, b = MGC_BUF_INIT;
+    mgc_buf_grow(&a, 100); /* a has room first: the fast path runs from the start */
+    size_t len = 0;
+    for (int i = 0; i < 20000; i++) {
+        size_t n = t_rand_below(301);
+        for (size_t k = 0; k < n; k++)
+            piece[k] = byte_at(seed, len + k);
+        switch (i % 4) {
+        case 0:
+            mgc_buf_append(&a, piece, n);
+            fn(&b, piece, n);
+            break;
+        case 1:
+            (mgc_buf_append)(&a, piece, n);
+            mgc_buf_append(&b, piece, n);
+            break;
+        case 2: /* a constant length: the compiler's own copy */
+            n = 8;
+            for (size_t k = 0; k < n; k++)
+                piece[k] = byte_at(seed, len + k);
+            mgc_buf_append(&a, piece, 8);
+            (mgc_buf_append)(&b, piece, 8);
+            break;
+        default:
+            n = 1;
+            piece[0] = byte_at(seed, len);
+            mgc_buf_append_byte(&a, piece[0]);
+            fn_byte(&b, piece[0]);
+            break;
+        }
+        len += n;
+        CHECK_EQ(mgc_buf_len(&a), len);
+        CHECK_EQ(mgc_buf_len(&b), len);
+    }
+    const uint8_t *da = (const uint8_t *)mgc_buf_bytes(&a), *db = (const uint8_t *)mgc_buf_bytes(&b);
+    for (size_t k = 0; k < len; k++)
+        CHECK_MSG(da[k] == byte_at(seed, k) && db[k] == da[k], "byte %zu", k);
+    mgc_buf_free(&a);
+    mgc_buf_free(&b);
+}
+
 /* ---- aborts ------------------------------------------------------------- */
 
 static void d_null(void *a) { mgc_buf_append_str(NULL, "x"); }
@@ -363,6 +420,25 @@ static void d_null_bytes(void *a)
     mgc_buf b = MGC_BUF_INIT;
     mgc_buf_append(&b, NULL, 3);
 }
+/* The same misuse with room in the buffer, where the inline fast path
+   would copy: it must fall back to the checks, not write. */
+static void d_null_bytes_room(void *a)
+{
+    mgc_buf b = MGC_BUF_INIT;
+    mgc_buf_grow(&b, 64);
+    mgc_buf_append(&b, NULL, 3);
+}
+static void d_null_append(void *a) { mgc_buf_append(NULL, "x", 1); }
+static void d_null_append_byte(void *a) { mgc_buf_append_byte(NULL, 'x'); }
+static void d_garbage_append(void *a)
+{
+    char junk[16];
+    mgc_buf b;
+    b.data = junk;
+    b.len = 100; /* beyond cap: the fast path's room would wrap around */
+    b.cap = 10;
+    mgc_buf_append(&b, "x", 1);
+}
 static void d_free_detached(void *a)
 {
     /* The old storage is freed on growth: a pointer kept across it is
@@ -383,6 +459,10 @@ static void aborts(void)
     t_expect_abort(d_garbage, NULL, "mgc_buf_append_byte: buffer ");
     t_expect_abort(d_garbage, NULL, "is not a valid mgc_buf (data 0x5a5a5a5a5a5a5a5a, len 100, cap 10)");
     t_expect_abort(d_null_bytes, NULL, "mgc_buf_append: 3 bytes from NULL into buffer");
+    t_expect_abort(d_null_bytes_room, NULL, "mgc_buf_append: 3 bytes from NULL into buffer");
+    t_expect_abort(d_null_append, NULL, "mgc_buf_append: the buffer is NULL");
+    t_expect_abort(d_null_append_byte, NULL, "mgc_buf_append_byte: the buffer is NULL");
+    t_expect_abort(d_garbage_append, NULL, "mgc_buf_append: buffer ");
     t_expect_abort(d_free_detached, NULL, "was already freed (double free)");
 }
 
@@ -393,6 +473,7 @@ int main(void)
     mgc_init();
     basics();
     self_append();
+    inline_path();
     printf_();
     growth_frees();
     no_free_variant();
