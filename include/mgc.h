@@ -235,11 +235,12 @@ MGC_API void mgc_buf_free(mgc_buf *b);
 
 /* The appends' fast path, inline in the caller as Go's compiler inlines
    append: when the bytes fit, copy them and bump len; anything else (no
-   room, n == 0, a NULL or damaged buffer) goes to the out-of-line function
+   room, n == 0, a NULL or damaged buffer, NULL bytes) goes to the function
    of the same name, which grows, checks and aborts. The macros keep the
    functions' names, addresses and exported symbols; (mgc_buf_append)(...)
    calls the function itself. MGC_BUF_NO_INLINE before including mgc.h
-   turns them off.
+   turns them off; C++ and compilers other than GCC and Clang get the
+   functions.
 
    The copy is a call of the C library's memcpy, not the compiler's inline
    expansion: for a length it cannot know but can bound (a piece of at most

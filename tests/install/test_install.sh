@@ -24,7 +24,19 @@ else
   flags="-I$tmp/prefix/include -L$libdir -lmgc"
 fi
 cc -o "$tmp/pc_consumer" "$src/tests/install/consumer.c" $flags -lpthread -Wl,-rpath,"$libdir"
-"$tmp/pc_consumer"
+"$tmp/pc_consumer" | tee "$tmp/out"
+grep -q "inline append" "$tmp/out"
+# mgc.h's inline mgc_buf_append turned off, and mgc.h from C++: the functions.
+cc -DMGC_BUF_NO_INLINE -o "$tmp/pc_noinline" "$src/tests/install/consumer.c" $flags -lpthread -Wl,-rpath,"$libdir"
+"$tmp/pc_noinline" | tee "$tmp/out"
+grep -q "function append" "$tmp/out"
+if command -v c++ >/dev/null 2>&1; then
+  c++ -x c++ -o "$tmp/pc_cxx" "$src/tests/install/consumer.c" -x none $flags -lpthread -Wl,-rpath,"$libdir"
+  "$tmp/pc_cxx" | tee "$tmp/out"
+  grep -q "function append" "$tmp/out"
+else
+  echo "no C++ compiler: mgc.h from C++ not tried"
+fi
 
 # CMake package consumer, shared and static.
 cmake -S "$src/tests/install" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
