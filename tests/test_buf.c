@@ -17,13 +17,6 @@
 
 static int g_asan;
 
-static uint64_t frees_explicit(void)
-{
-    mgc_memstats ms;
-    mgc_read_memstats(&ms);
-    return ms.frees_explicit;
-}
-
 static uint64_t frees_explicit_large(void)
 {
     mgc_memstats ms;
@@ -187,11 +180,11 @@ static void growth_frees(void)
             mgc_buf_append_byte(&b, 'q');
         CHECK_EQ(mgc_buf_cap(&b), cap);
         char *old = mgc_buf_bytes(&b);
-        uint64_t f0 = frees_explicit();
+        uint64_t f0 = t_frees_explicit();
         mgc_buf_append_byte(&b, 'r');
         CHECK_EQ(mgc_buf_cap(&b), cap * 2);
         CHECK(mgc_buf_bytes(&b) != old);
-        CHECK_EQ(frees_explicit() - f0, 1);
+        CHECK_EQ(t_frees_explicit() - f0, 1);
         char *again = mgc_alloc_noscan(cap);
         CHECK_MSG(again == old, "cap %zu: the old storage %p was not reused (got %p)", cap, (void *)old,
                   (void *)again);
@@ -211,30 +204,30 @@ static void growth_frees(void)
         void **held = blocked ? t_occupy_after(old, 65536, &nheld) : NULL;
         memset(old, 'L', 65536);
         b.len = 65536;
-        uint64_t fl = frees_explicit_large(), f0 = frees_explicit();
+        uint64_t fl = frees_explicit_large(), f0 = t_frees_explicit();
         mgc_buf_append_byte(&b, '!');
         CHECK_EQ(mgc_buf_cap(&b), 131072);
         CHECK(mgc_buf_bytes(&b)[65535] == 'L' && mgc_buf_bytes(&b)[65536] == '!');
         if (!blocked) {
             CHECK(mgc_buf_bytes(&b) == old); /* in place: nothing freed */
-            CHECK_EQ(frees_explicit() - f0, 0);
+            CHECK_EQ(t_frees_explicit() - f0, 0);
             continue;
         }
         CHECK(mgc_buf_bytes(&b) != old);
         CHECK_EQ(frees_explicit_large() - fl, 1);
-        CHECK_EQ(frees_explicit() - f0, 1);
+        CHECK_EQ(t_frees_explicit() - f0, 1);
         char *again = mgc_alloc_noscan(65536);
         CHECK(again == old && again[0] == 0 && again[65535] == 0); /* and zeroed */
         mgc_free(again);
         t_release(held, nheld);
     }
     /* mgc_buf_free frees; truncate and reset do not. */
-    uint64_t f0 = frees_explicit();
+    uint64_t f0 = t_frees_explicit();
     mgc_buf_truncate(&b, 10);
     mgc_buf_reset(&b);
-    CHECK_EQ(frees_explicit(), f0);
+    CHECK_EQ(t_frees_explicit(), f0);
     mgc_buf_free(&b);
-    CHECK_EQ(frees_explicit() - f0, 1);
+    CHECK_EQ(t_frees_explicit() - f0, 1);
     mgc_set_gc_percent(gogc);
 }
 
@@ -244,7 +237,7 @@ static void no_free_variant(void)
     int gogc = mgc_set_gc_percent(-1);
     mgc__containers_free = false;
     mgc_buf b = MGC_BUF_INIT;
-    uint64_t f0 = frees_explicit();
+    uint64_t f0 = t_frees_explicit();
     char *olds[16];
     int n = 0;
     for (int i = 0; i < 5000; i++) {
@@ -255,7 +248,7 @@ static void no_free_variant(void)
     CHECK_EQ(mgc_buf_cap(&b), 8192);
     CHECK(n == 9);
     mgc_buf_free(&b);
-    CHECK_EQ(frees_explicit(), f0); /* nothing freed, not even by mgc_buf_free */
+    CHECK_EQ(t_frees_explicit(), f0); /* nothing freed, not even by mgc_buf_free */
     for (int i = 0; i < n; i++)
         CHECK(mgc_base(olds[i]) == olds[i]); /* still allocated: left to the collector */
     char *x = mgc_alloc_noscan(4096);

@@ -21,6 +21,7 @@
  * Randomised: prints its seed; re-run with MGC_TEST_SEED=n.
  */
 #include "testing.h"
+#include "graph.h"
 #include <mgc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,129 +31,7 @@
 static int g_asan;
 static uint64_t g_seed;
 
-static inline uint64_t payload_word(uint64_t id, uint64_t w) { return mix64(id * 0x100000001B3ull + w) | (1ull << 63); }
-
-/* ---- nodes (as in test_threads.c) ------------------------------------------ */
-
-#define MAGIC 0xF0CCull
-enum { K_SCAN = 1, K_NOSCAN = 2, K_TYPED = 3 };
-static const uint8_t elem_mask[] = {0x24}; /* words 2 and 5 of each 8-word element */
-static const mgc_type T_ELEM = {64, 48, elem_mask, "fork-elem"};
-static _Atomic uint32_t g_next_id = 1;
-
-static inline int is_ptr(int kind, unsigned nptr, size_t w)
-{
-    if (w < 2)
-        return 0;
-    if (kind == K_SCAN)
-        return w < 2 + (size_t)nptr;
-    if (kind == K_TYPED)
-        return (w % 8) == 2 || (w % 8) == 5;
-    return 0;
-}
-
-static uint64_t *node_new(int kind, size_t nwords, unsigned nptr)
-{
-    uint64_t *p = kind == K_SCAN     ? mgc_alloc(nwords * 8)
-                  : kind == K_NOSCAN ? mgc_alloc_noscan(nwords * 8)
-                                     : mgc_alloc_array(&T_ELEM, nwords / 8);
-    CHECK(p != NULL);
-    for (size_t w = 0; w < nwords; w++)
-        CHECK_MSG(p[w] == 0, "fresh object %p word %zu not zero", (void *)p, w);
-    uint32_t id = atomic_fetch_add(&g_next_id, 1) & 0x7FFFFFFF;
-    p[0] = MAGIC << 48 | (uint64_t)kind << 44 | (uint64_t)nptr << 28;
-    p[1] = 1ull << 63 | (uint64_t)id << 32 | nwords;
-    for (size_t w = 2; w < nwords; w++)
-        if (!is_ptr(kind, nptr, w))
-            p[w] = payload_word(id, w);
-    return p;
-}
-
-/* A walker with malloc'd scratch (not scanned). The seen set is sized for
-   everything reachable. */
-typedef struct walker {
-    uintptr_t *seen;
-    size_t seencap;
-    uintptr_t *stk;
-    size_t n, cap;
-    uint64_t count;
-} walker;
-
-static void walker_init(walker *w, size_t seencap)
-{
-    memset(w, 0, sizeof *w);
-    w->seencap = seencap;
-    w->seen = calloc(w->seencap, sizeof *w->seen);
-    w->cap = 1 << 12;
-    w->stk = malloc(w->cap * sizeof *w->stk);
-    CHECK(w->seen && w->stk);
-}
-
-static void walker_free(walker *w)
-{
-    free(w->seen);
-    free(w->stk);
-}
-
-static int seen_add(walker *w, uintptr_t a)
-{
-    size_t m = w->seencap - 1, i = mix64(a) & m;
-    for (size_t k = 0; k < w->seencap; k++) {
-        if (w->seen[i] == a)
-            return 0;
-        if (!w->seen[i]) {
-            w->seen[i] = a;
-            return 1;
-        }
-        i = (i + 1) & m;
-    }
-    CHECK_MSG(0, "walker's seen set is full");
-    return 0;
-}
-
-static void push(walker *w, uintptr_t v)
-{
-    if (w->n == w->cap) {
-        w->cap *= 2;
-        w->stk = realloc(w->stk, w->cap * sizeof *w->stk);
-        CHECK(w->stk);
-    }
-    w->stk[w->n++] = v;
-}
-
-static void walk_from(walker *w, uintptr_t v)
-{
-    if (!v)
-        return;
-    push(w, v);
-    while (w->n) {
-        uintptr_t c = w->stk[--w->n];
-        const uint64_t *p = mgc_base((void *)c);
-        CHECK_MSG(p != NULL, "reachable reference %#lx is not inside a live object", (unsigned long)c);
-        if (!seen_add(w, (uintptr_t)p))
-            continue;
-        uint64_t w0 = p[0], w1 = p[1];
-        CHECK_MSG((w0 >> 48) == MAGIC && (w1 >> 63), "node %p: tag %#llx %#llx: reclaimed while reachable?",
-                  (const void *)p, (unsigned long long)w0, (unsigned long long)w1);
-        int kind = (int)((w0 >> 44) & 0xF);
-        unsigned nptr = (unsigned)((w0 >> 28) & 0xFFFF);
-        uint64_t id = (w1 >> 32) & 0x7FFFFFFF;
-        size_t nwords = w1 & 0xFFFFFFFF;
-        CHECK(mgc_usable_size(p) >= nwords * 8);
-        for (size_t k = 2; k < nwords; k++) {
-            if (is_ptr(kind, nptr, k)) {
-                uint64_t ch = __atomic_load_n(&p[k], __ATOMIC_RELAXED);
-                if (ch)
-                    push(w, ch);
-            } else {
-                CHECK_MSG(p[k] == payload_word(id, k), "node %llu word %zu is %#llx, expected %#llx",
-                          (unsigned long long)id, k, (unsigned long long)p[k],
-                          (unsigned long long)payload_word(id, k));
-            }
-        }
-        w->count++;
-    }
-}
+/* ---- nodes and the walker: graph.h ----------------------------------------- */
 
 /* ---- shared roots ------------------------------------------------------------ */
 
@@ -201,15 +80,14 @@ static void verify_inherited(void)
     walker w;
     walker_init(&w, 1 << 18);
     for (int i = 0; i < 4; i++) {
-        memset(w.seen, 0, w.seencap * sizeof *w.seen);
-        w.count = 0;
-        walk_from(&w, (uintptr_t)g_fixed[i]);
+        walker_reset(&w);
+        walk(&w, (uintptr_t)g_fixed[i], 0);
         CHECK_MSG(w.count == g_fixed_count[i], "fixed structure %d: %llu of %llu nodes reachable", i,
                   (unsigned long long)w.count, (unsigned long long)g_fixed_count[i]);
     }
-    memset(w.seen, 0, w.seencap * sizeof *w.seen);
+    walker_reset(&w);
     for (size_t i = 0; i < NSHARED; i++)
-        walk_from(&w, (uintptr_t)shared_get(i));
+        walk(&w, (uintptr_t)shared_get(i), 0);
     walker_free(&w);
 }
 

@@ -40,21 +40,6 @@ static int g_asan;
 static inline uintptr_t hide(const void *p) { return (uintptr_t)p ^ KEY; }
 static inline void *unhide(uintptr_t h) { return (void *)(h ^ KEY); }
 
-/* A payload word: random-looking, bit 63 set so it is never a heap address
-   (a conservative object full of them keeps nothing alive by accident). */
-static inline uint64_t payload_word(uint64_t id, uint64_t w) { return mix64(id * 0x100000001B3ull + w) | (1ull << 63); }
-
-/* Wipe the dead part of the stack below us, so stale copies of pointers
-   the test dropped cannot keep objects alive conservatively. */
-static NOINLINE void clobber_stack(void)
-{
-    volatile char buf[64 * 1024];
-    for (size_t i = 0; i < sizeof buf; i += 64)
-        buf[i] = 0;
-    memset((char *)buf, 0, sizeof buf);
-    __asm__ __volatile__("" ::"r"(buf) : "memory");
-}
-
 static uint64_t g_forced; /* mgc_collect calls made by the main thread */
 
 static void forced_collect(void)
@@ -65,7 +50,7 @@ static void forced_collect(void)
 
 static NOINLINE void collect_clean(void)
 {
-    clobber_stack();
+    t_scrub_stack();
     forced_collect();
 }
 
@@ -682,7 +667,7 @@ static NOINLINE void stack_only_volatile(void)
 {
     void *volatile p = make_chain(1000, 0);
     churn(8u << 20, 3);
-    clobber_stack();
+    t_scrub_stack();
     churn(1u << 20, 1);
     expect_nodes(p, 1000, "chain held by a volatile stack local");
 }

@@ -24,26 +24,6 @@ static int g_asan;
 static inline uintptr_t hide(const void *p) { return (uintptr_t)p ^ KEY; }
 static inline void *unhide(uintptr_t h) { return (void *)(h ^ KEY); }
 
-static uint64_t frees_explicit(void)
-{
-    mgc_memstats ms;
-    mgc_read_memstats(&ms);
-    return ms.frees_explicit;
-}
-
-static NOINLINE void clobber_stack(void)
-{
-    volatile char buf[32 * 1024];
-    for (size_t i = 0; i < sizeof buf; i += 64)
-        buf[i] = 0;
-}
-
-static NOINLINE void garbage(int n)
-{
-    for (int i = 0; i < n; i++)
-        (void)!mgc_alloc(16 + (size_t)(i % 300));
-}
-
 /* Key i as text: "key-<i>" padded to at least minlen bytes. */
 static size_t make_key(char *k, size_t i, size_t minlen)
 {
@@ -229,9 +209,9 @@ static void liveness(void)
     mgc_read_memstats(&ms0);
     mgc_map m = MGC_MAP_INIT;
     fill(&m, n, vals);
-    clobber_stack();
+    t_scrub_stack();
     for (int r = 0; r < 10; r++) {
-        garbage(20000);
+        t_garbage(20000);
         mgc_collect();
     }
     mgc_read_memstats(&ms1);
@@ -259,7 +239,7 @@ static void liveness(void)
     /* Delete the odd entries: their values are reclaimed. */
     for (size_t i = 1; i < n; i += 2)
         CHECK(mgc_map_delete(&m, k, make_key(k, i, i % 24)));
-    clobber_stack();
+    t_scrub_stack();
     mgc_collect();
     mgc_collect();
     int live = count_live(vals, 1, n, 2);
@@ -416,13 +396,13 @@ static void growth_frees(void)
     mgc_map_iter_init(&it, &m);
     CHECK(mgc_map_next(&it));
     const void *copy = it.key;
-    uint64_t f0 = frees_explicit();
+    uint64_t f0 = t_frees_explicit();
     CHECK(mgc_map_delete(&m, "a key that is 32 bytes long.....", 32));
-    CHECK_EQ(frees_explicit() - f0, 1);
+    CHECK_EQ(t_frees_explicit() - f0, 1);
     CHECK(mgc_alloc_noscan(32) == copy);
     /* Replacing a value keeps the key copy: no allocation, no free. */
     mgc_map_put(&m, "another key of 32 bytes........", 32, &m);
-    f0 = frees_explicit();
+    f0 = t_frees_explicit();
     mgc_memstats a, b;
     mgc_read_memstats(&a);
     mgc_map_put(&m, "another key of 32 bytes........", 32, &f0);
@@ -432,15 +412,15 @@ static void growth_frees(void)
        collector); free frees the table only. */
     for (int j = 0; j < 100; j++)
         mgc_map_put(&m, k, make_key(k, (size_t)j, 20), &m);
-    f0 = frees_explicit();
+    f0 = t_frees_explicit();
     mgc_map_clear(&m);
-    CHECK_EQ(frees_explicit() - f0, 0);
+    CHECK_EQ(t_frees_explicit() - f0, 0);
     for (int j = 0; j < 100; j++)
         mgc_map_put(&m, k, make_key(k, (size_t)j, 20), &m);
     void *table = m.slots;
-    f0 = frees_explicit();
+    f0 = t_frees_explicit();
     mgc_map_free(&m);
-    CHECK_EQ(frees_explicit() - f0, 1);
+    CHECK_EQ(t_frees_explicit() - f0, 1);
     CHECK(mgc_alloc_array(&slot_like, 256) == table); /* 256 slots: 8 KiB + header, small */
     mgc_set_gc_percent(gogc);
 }
@@ -451,7 +431,7 @@ static void no_free_variant(void)
     mgc__containers_free = false;
     mgc_map m = MGC_MAP_INIT;
     char k[64];
-    uint64_t f0 = frees_explicit();
+    uint64_t f0 = t_frees_explicit();
     void *olds[16];
     int n = 0;
     for (size_t i = 0; i < 20000; i++) {
@@ -463,7 +443,7 @@ static void no_free_variant(void)
     for (size_t i = 0; i < 20000; i += 2)
         CHECK(mgc_map_delete(&m, k, make_key(k, i, 20)));
     mgc_map_free(&m);
-    CHECK_EQ(frees_explicit(), f0); /* no table, no key freed */
+    CHECK_EQ(t_frees_explicit(), f0); /* no table, no key freed */
     CHECK(n >= 10);
     for (int i = 0; i < n; i++)
         CHECK(mgc_base(olds[i]) == olds[i]); /* old tables: left to the collector */

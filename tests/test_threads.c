@@ -26,6 +26,7 @@
  * Randomised: prints its seed; re-run with MGC_TEST_SEED=n.
  */
 #include "testing.h"
+#include "graph.h"
 #include <mgc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -35,177 +36,7 @@
 static int g_asan;
 static uint64_t g_seed;
 
-/* ---- node payloads -------------------------------------------------------- */
-
-static inline uint64_t payload_word(uint64_t id, uint64_t w) { return mix64(id * 0x100000001B3ull + w) | (1ull << 63); }
-
-static NOINLINE void clobber_stack(void)
-{
-    volatile char buf[32 * 1024];
-    memset((char *)buf, 0, sizeof buf);
-    __asm__ __volatile__("" ::"r"(buf) : "memory");
-}
-
-/* ---- nodes ------------------------------------------------------------------ */
-
-/* w0 = MAGIC << 48 | kind << 44 | nptr << 28; w1 = 1 << 63 | id << 32 | nwords.
-   K_SCAN: words 2 .. 2+nptr-1 are pointers. K_TYPED: an array of 8-word
-   elements whose words 2 and 5 are pointers (words 0 and 1 of element 0
-   hold the tag). K_NOSCAN: no pointers. Every other word from w=2 is
-   payload_word(id, w). Pointer words are read and written atomically. */
-#define MAGIC 0xBEEFull
-enum { K_SCAN = 1, K_NOSCAN = 2, K_TYPED = 3 };
-
-static const uint8_t elem_mask[] = {0x24}; /* words 2 and 5 */
-static const mgc_type T_ELEM = {64, 48, elem_mask, "threads-elem"};
-
-static _Atomic uint32_t g_next_id = 1;
-
-static inline int is_ptr(int kind, unsigned nptr, size_t w)
-{
-    if (w < 2)
-        return 0;
-    if (kind == K_SCAN)
-        return w < 2 + (size_t)nptr;
-    if (kind == K_TYPED)
-        return (w % 8) == 2 || (w % 8) == 5;
-    return 0;
-}
-
-static void check_zero(const void *p, size_t n)
-{
-    const uint64_t *w = p;
-    for (size_t i = 0; i < n / 8; i++)
-        CHECK_MSG(w[i] == 0, "fresh object %p: word %zu is %#llx, not zero", p, i, (unsigned long long)w[i]);
-}
-
-static uint64_t *node_new(rng *r, int kind, size_t nwords, unsigned nptr)
-{
-    uint64_t *p;
-    if (kind == K_SCAN)
-        p = mgc_alloc(nwords * 8);
-    else if (kind == K_NOSCAN)
-        p = mgc_alloc_noscan(nwords * 8);
-    else
-        p = mgc_alloc_array(&T_ELEM, nwords / 8);
-    CHECK(p != NULL);
-    CHECK_MSG((uintptr_t)p % 16 == 0, "%p not 16-aligned", (void *)p);
-    check_zero(p, nwords * 8);
-    uint32_t id = atomic_fetch_add(&g_next_id, 1) & 0x7FFFFFFF;
-    p[0] = MAGIC << 48 | (uint64_t)kind << 44 | (uint64_t)nptr << 28;
-    p[1] = 1ull << 63 | (uint64_t)id << 32 | nwords;
-    for (size_t w = 2; w < nwords; w++)
-        if (!is_ptr(kind, nptr, w))
-            p[w] = payload_word(id, w);
-    (void)r;
-    return p;
-}
-
-/* Verify the node holding reference v and up to `budget` nodes below it.
-   seen is malloc'd scratch (it keeps nothing alive: it holds object bases
-   already verified). stk holds references still to be visited; while other
-   threads drop and rewrite the shared graph it may hold the only reference
-   to a subgraph, so it lives in the collected heap (a scanned mgc object),
-   as DESIGN invariant 3 requires of any memory holding heap references. */
-typedef struct walker {
-    uintptr_t *seen;
-    size_t seencap;
-    uintptr_t *stk;
-    size_t n, cap;
-    uint64_t count;
-} walker;
-
-static void walker_init(walker *w)
-{
-    memset(w, 0, sizeof *w);
-    w->seencap = 1 << 12;
-    w->seen = calloc(w->seencap, sizeof *w->seen);
-    w->cap = 1 << 12;
-    w->stk = mgc_alloc(w->cap * sizeof *w->stk);
-    CHECK(w->seen && w->stk);
-}
-
-static void walker_free(walker *w)
-{
-    free(w->seen);
-    mgc_free(w->stk);
-}
-
-static int seen_add(walker *w, uintptr_t a)
-{
-    size_t m = w->seencap - 1, i = mix64(a) & m;
-    for (size_t k = 0; k < w->seencap; k++) {
-        if (w->seen[i] == a)
-            return 0;
-        if (!w->seen[i]) {
-            w->seen[i] = a;
-            return 1;
-        }
-        i = (i + 1) & m;
-    }
-    CHECK_MSG(0, "walker's seen set is full");
-    return 0;
-}
-
-static void verify_node(walker *w, const uint64_t *p)
-{
-    uint64_t w0 = p[0], w1 = p[1];
-    CHECK_MSG((w0 >> 48) == MAGIC && (w1 >> 63), "node %p: tag %#llx %#llx: reclaimed while reachable?",
-              (const void *)p, (unsigned long long)w0, (unsigned long long)w1);
-    int kind = (int)((w0 >> 44) & 0xF);
-    unsigned nptr = (unsigned)((w0 >> 28) & 0xFF);
-    uint64_t id = (w1 >> 32) & 0x7FFFFFFF;
-    size_t nwords = w1 & 0xFFFFFFFF;
-    CHECK(kind >= K_SCAN && kind <= K_TYPED);
-    CHECK_MSG(mgc_usable_size(p) >= nwords * 8, "node %llu: usable %zu < %zu", (unsigned long long)id,
-              mgc_usable_size(p), nwords * 8);
-    for (size_t k = 2; k < nwords; k++) {
-        if (is_ptr(kind, nptr, k)) {
-            uint64_t c = __atomic_load_n(&p[k], __ATOMIC_RELAXED);
-            if (c && w->stk) {
-                if (w->n == w->cap) {
-                    w->cap *= 2;
-                    w->stk = mgc_realloc(w->stk, w->cap * sizeof *w->stk);
-                    CHECK(w->stk);
-                }
-                w->stk[w->n++] = c;
-            }
-        } else {
-            CHECK_MSG(p[k] == payload_word(id, k),
-                      "node %llu (kind %d, %zu words) word %zu is %#llx, expected %#llx: freed or overwritten "
-                      "while reachable",
-                      (unsigned long long)id, kind, nwords, k, (unsigned long long)p[k],
-                      (unsigned long long)payload_word(id, k));
-        }
-    }
-    w->count++;
-}
-
-/* Walk from v; budget 0 = unbounded. reset: forget what earlier walks saw. */
-static void walk2(walker *w, uintptr_t v, uint64_t budget, int reset)
-{
-    if (!v)
-        return;
-    if (reset) {
-        memset(w->seen, 0, w->seencap * sizeof *w->seen);
-        w->count = 0;
-    }
-    w->n = 0;
-    w->stk[w->n++] = v;
-    uint64_t visited = 0;
-    while (w->n && (!budget || visited < budget)) {
-        uintptr_t c = w->stk[--w->n];
-        const uint64_t *b = mgc_base((void *)c);
-        CHECK_MSG(b != NULL, "reachable reference %#lx is not inside a live object", (unsigned long)c);
-        CHECK_MSG(c - (uintptr_t)b < mgc_usable_size(b), "reference %#lx is past its object", (unsigned long)c);
-        if (!seen_add(w, (uintptr_t)b))
-            continue;
-        verify_node(w, b);
-        visited++;
-    }
-}
-
-static void walk(walker *w, uintptr_t v, uint64_t budget) { walk2(w, v, budget, 1); }
+/* ---- nodes and the walker: graph.h ----------------------------------------- */
 
 /* ---- shared state ----------------------------------------------------------- */
 
@@ -269,7 +100,7 @@ static NOINLINE void make_and_publish(rng *r)
         kind = K_TYPED;
         nwords = 8 * (q < 900 ? 1 + r_below(r, 7) : q < 995 ? 8 + r_below(r, 400) : 600 + r_below(r, 3000));
     }
-    uint64_t *p = node_new(r, kind, nwords, nptr);
+    uint64_t *p = node_new(kind, nwords, nptr);
     /* Children: references read from the shared roots (about 0.7 per node,
        so what is reachable stays bounded). */
     for (size_t w = 2; w < nwords; w++) {
@@ -319,7 +150,7 @@ static void *worker(void *argp)
        walker_init, whose stack is itself an mgc allocation). */
     make_and_publish(&r);
     walker w;
-    walker_init(&w);
+    walker_init(&w, 1 << 12);
     atomic_fetch_add(&g_attached, 1);
     uint32_t last_gc = 0;
     double t_next_collect = t_now() + 0.01 + r_below(&r, 40) / 1000.0;
@@ -334,6 +165,7 @@ static void *worker(void *argp)
             if (v) {
                 if (r_below(&r, 50) == 0)
                     shared_set(r_below(&r, NSHARED), NULL);
+                walker_reset(&w);
                 walk(&w, (uintptr_t)v, 200);
                 atomic_fetch_add(&g_verified, w.count);
             }
@@ -343,7 +175,7 @@ static void *worker(void *argp)
             uint64_t *b = v ? mgc_base(v) : NULL;
             if (b && (b[0] >> 48) == MAGIC) {
                 int kind = (int)((b[0] >> 44) & 0xF);
-                unsigned nptr = (unsigned)((b[0] >> 28) & 0xFF);
+                unsigned nptr = (unsigned)((b[0] >> 28) & 0xFFFF);
                 size_t nwords = b[1] & 0xFFFFFFFF;
                 size_t k = 2 + r_below(&r, nwords - 2);
                 if (is_ptr(kind, nptr, k))
@@ -369,6 +201,7 @@ static void *worker(void *argp)
                 void *v = shared_get(r_below(&r, NSHARED));
                 mgc_collect();
                 if (v) {
+                    walker_reset(&w);
                     walk(&w, (uintptr_t)v, 50);
                     atomic_fetch_add(&g_verified, w.count);
                 }
@@ -383,10 +216,9 @@ static void *worker(void *argp)
 
 static void verify_all(walker *w, uint64_t *count)
 {
-    memset(w->seen, 0, w->seencap * sizeof *w->seen);
-    w->count = 0;
+    walker_reset(w);
     for (size_t i = 0; i < NSHARED; i++)
-        walk2(w, (uintptr_t)g_shared[i], 0, 0);
+        walk(w, (uintptr_t)g_shared[i], 0);
     *count = w->count;
 }
 
@@ -425,12 +257,7 @@ static void run_workers(double seconds)
     CHECK_MSG(ms.num_threads == 1, "num_threads %llu after every worker exited", (unsigned long long)ms.num_threads);
 
     walker w;
-    walker_init(&w);
-    /* The unbounded walk needs room for everything reachable. */
-    free(w.seen);
-    w.seencap = 1 << 20;
-    w.seen = calloc(w.seencap, sizeof *w.seen);
-    CHECK(w.seen);
+    walker_init(&w, 1 << 20); /* the unbounded walk: room for everything reachable */
     uint64_t before, after;
     verify_all(&w, &before);
     mgc_collect();
@@ -482,7 +309,7 @@ static void *arg_checker(void *arg)
     if (ms.num_gc > atomic_load(&g_gc_at_create[id % 4096]))
         atomic_fetch_add(&g_arg_window_gc, 1);
     walker w;
-    walker_init(&w);
+    walker_init(&w, 1 << 12);
     mgc_collect();
     walk(&w, (uintptr_t)arg, 0);
     CHECK_MSG(w.count == ARG_CHAIN, "thread argument: %llu of %d nodes reachable", (unsigned long long)w.count,
@@ -502,7 +329,7 @@ static NOINLINE void build_arg(rng *r, uint32_t num_gc)
 {
     uint64_t *head = NULL;
     for (int i = 0; i < ARG_CHAIN; i++) {
-        uint64_t *n = node_new(r, K_SCAN, 4 + r_below(r, 30), 1);
+        uint64_t *n = node_new(K_SCAN, 4 + r_below(r, 30), 1);
         n[2] = (uint64_t)(uintptr_t)head;
         head = n;
     }
@@ -545,7 +372,7 @@ static void test_pthread_create_arg(void)
             sampled++;
         }
         build_arg(&r, gc);
-        clobber_stack();
+        t_scrub_stack();
         start_one(&t[i]);
         if (i % 8 == 7)
             for (int k = i - 7; k <= i; k++)

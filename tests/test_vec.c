@@ -22,28 +22,6 @@ static int g_asan;
 static inline uintptr_t hide(const void *p) { return (uintptr_t)p ^ KEY; }
 static inline void *unhide(uintptr_t h) { return (void *)(h ^ KEY); }
 
-static uint64_t frees_explicit(void)
-{
-    mgc_memstats ms;
-    mgc_read_memstats(&ms);
-    return ms.frees_explicit;
-}
-
-/* Wipe the dead part of the stack, so stale copies of dropped pointers do
-   not keep objects alive conservatively. */
-static NOINLINE void clobber_stack(void)
-{
-    volatile char buf[32 * 1024];
-    for (size_t i = 0; i < sizeof buf; i += 64)
-        buf[i] = 0;
-}
-
-static NOINLINE void garbage(int n)
-{
-    for (int i = 0; i < n; i++)
-        (void)!mgc_alloc(16 + (size_t)(i % 300));
-}
-
 /* An element with pointers in words 1 and 3, and words 0 and 2 plain. */
 typedef struct elem {
     uint64_t id;
@@ -175,7 +153,7 @@ static void typed_and_noscan(void)
         e[511] = i;
         mgc_vec_push(&g, e);
         if (i % 10 == 9) {
-            garbage(5000);
+            t_garbage(5000);
             mgc_collect();
         }
     }
@@ -258,9 +236,9 @@ static void precise(void)
     mgc_vec v;
     mgc_vec_init(&v, &elem_type);
     fill_precise(&v, as, hs);
-    clobber_stack();
+    t_scrub_stack();
     for (int round = 0; round < 5; round++) {
-        garbage(20000);
+        t_garbage(20000);
         mgc_collect();
     }
     /* Pointer words kept their objects... */
@@ -277,7 +255,7 @@ static void precise(void)
     mgc_vec_truncate(&v, NPREC / 2);
     for (int i = 0; i < 10; i++)
         mgc_vec_pop(&v, NULL);
-    clobber_stack();
+    t_scrub_stack();
     mgc_collect();
     mgc_collect();
     live = count_live(as, NPREC / 2 - 10, NPREC);
@@ -295,8 +273,8 @@ static void precise(void)
         mgc_vec_push_ptr(&p, o);
     }
     mgc_vec_truncate(&p, NPREC / 2);
-    clobber_stack();
-    garbage(10000);
+    t_scrub_stack();
+    t_garbage(10000);
     mgc_collect();
     mgc_collect();
     for (size_t i = 0; i < NPREC / 2; i++)
@@ -367,11 +345,11 @@ static void growth_frees(void)
     grow_once(&n, "noscan, large", again_noscan, 1);
 
     /* The free empties at once; truncate does not free. */
-    uint64_t f0 = frees_explicit();
+    uint64_t f0 = t_frees_explicit();
     mgc_vec_truncate(&n, 0);
-    CHECK_EQ(frees_explicit(), f0);
+    CHECK_EQ(t_frees_explicit(), f0);
     mgc_vec_free(&n);
-    CHECK_EQ(frees_explicit() - f0, 1);
+    CHECK_EQ(t_frees_explicit() - f0, 1);
     mgc_set_gc_percent(gogc);
 }
 
@@ -381,7 +359,7 @@ static void no_free_variant(void)
     mgc__containers_free = false;
     mgc_vec v;
     mgc_vec_init_ptr(&v);
-    uint64_t f0 = frees_explicit();
+    uint64_t f0 = t_frees_explicit();
     void *olds[32];
     int n = 0;
     for (int i = 0; i < 100000; i++) {
@@ -391,7 +369,7 @@ static void no_free_variant(void)
     }
     CHECK(n >= 10);
     mgc_vec_free(&v);
-    CHECK_EQ(frees_explicit(), f0);
+    CHECK_EQ(t_frees_explicit(), f0);
     for (int i = 0; i < n; i++)
         CHECK(mgc_base(olds[i]) == olds[i]); /* left to the collector */
     mgc__containers_free = true;
@@ -418,7 +396,7 @@ static void survives_collections(void)
             mgc_collect();
     }
     for (int r = 0; r < 3; r++) {
-        garbage(50000);
+        t_garbage(50000);
         mgc_collect();
     }
     CHECK_EQ(mgc_vec_len(&v), n);

@@ -1,8 +1,9 @@
 /*
  * testing.h — the test suite's few helpers: checks that say what failed,
  * a seeded random generator that prints its seed (re-run with
- * MGC_TEST_SEED=n), and running a function or this program in a child
- * process to check how it dies or what it prints.
+ * MGC_TEST_SEED=n), payloads, tagged objects and an address set for the
+ * graph tests, stack scrubbing and garbage, and running a function or this
+ * program in a child process to check how it dies or what it prints.
  */
 #ifndef MGC_TESTING_H
 #define MGC_TESTING_H
@@ -118,6 +119,59 @@ static inline int tag_ok(const uint64_t *p, uint64_t tag)
     return 1;
 }
 
+/* A payload word: random-looking, bit 63 set so it is never a heap address
+   (a conservative object full of them keeps nothing alive by accident). */
+static inline uint64_t payload_word(uint64_t id, uint64_t w) { return mix64(id * 0x100000001B3ull + w) | (1ull << 63); }
+
+/* A set of addresses (object bases a graph walk has visited): open
+   addressing in malloc'd memory, which the collector does not scan, so the
+   set keeps nothing alive. cap is a power of two; a full set fails the test. */
+typedef struct t_addrset {
+    uintptr_t *slot;
+    size_t cap;
+} t_addrset;
+
+static inline void t_addrset_init(t_addrset *s, size_t cap)
+{
+    s->cap = cap;
+    s->slot = calloc(cap, sizeof *s->slot);
+    CHECK(s->slot != NULL && cap && !(cap & (cap - 1)));
+}
+static inline void t_addrset_clear(t_addrset *s) { memset(s->slot, 0, s->cap * sizeof *s->slot); }
+static inline void t_addrset_free(t_addrset *s) { free(s->slot); }
+/* 1 if a was not in the set (it is now), 0 if it was. */
+static inline int t_addrset_add(t_addrset *s, uintptr_t a)
+{
+    size_t m = s->cap - 1, i = mix64(a) & m;
+    for (size_t k = 0; k < s->cap; k++) {
+        if (s->slot[i] == a)
+            return 0;
+        if (!s->slot[i]) {
+            s->slot[i] = a;
+            return 1;
+        }
+        i = (i + 1) & m;
+    }
+    CHECK_MSG(0, "address set of %zu is full", s->cap);
+    return 0;
+}
+
+/* MemStats' count of frees made by hand (mgc_free and the containers). */
+static inline uint64_t t_frees_explicit(void)
+{
+    mgc_memstats ms;
+    mgc_read_memstats(&ms);
+    return ms.frees_explicit;
+}
+
+/* n small conservatively scanned objects of 16-315 bytes, dropped at once:
+   allocation that moves the pacer towards a collection. */
+static __attribute__((noinline, unused)) void t_garbage(int n)
+{
+    for (int i = 0; i < n; i++)
+        (void)!mgc_alloc(16 + (size_t)(i % 300));
+}
+
 static inline double t_now(void)
 {
     struct timespec ts;
@@ -133,6 +187,7 @@ static __attribute__((noinline, unused)) void t_scrub_stack(void)
 {
     volatile char buf[64 * 1024];
     memset((char *)buf, 0, sizeof buf);
+    __asm__ __volatile__("" ::"r"(buf) : "memory"); /* the stores are not dead */
 }
 
 /* ---- child processes --------------------------------------------------- */
