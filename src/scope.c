@@ -1,5 +1,5 @@
 /*
- * scope.c — tracked scopes (mgc.h; Go's freegcTracked): a list of what was
+ * scope.c — tracked scopes (mgc.h; Go's freeTracked, renamed freegcTracked): a list of what was
  * allocated through the scope, freed in reverse order when it ends.
  *
  * The list lives in the scope (on the caller's stack) while it fits 16
@@ -8,8 +8,11 @@
  * meet a slot the collector already reclaimed. (Go's design lets tracked
  * entries die early and cancels their free instead; in C a scope is short
  * and explicit, and keeping them is simpler and safe.)
+ *
+ * Every store of a tracked pointer goes through the write barrier
+ * (barrier.h), the array in the heap and the inline list alike.
  */
-#include "internal/base.h"
+#include "internal/barrier.h"
 
 static void track(mgc_scope *s, void *p)
 {
@@ -21,13 +24,14 @@ static void track(mgc_scope *s, void *p)
         size_t cap = s->cap * 2;
         void **items = mgc_alloc(cap * sizeof(void *));
         MGC_CHECK(items != NULL, "mgc_scope: out of memory for %zu tracked objects", cap);
+        mgc__wb_bulk(items, s->items, s->n * sizeof(void *));
         memcpy(items, s->items, s->n * sizeof(void *));
         if (s->items != s->inline_items)
-            mgc_free(s->items);
+            mgc_free_sized(s->items, s->cap * sizeof(void *), 0);
         s->items = items;
         s->cap = cap;
     }
-    s->items[s->n++] = p;
+    mgc__wb_store(&s->items[s->n++], p);
 }
 
 void *mgc_scope_alloc(mgc_scope *s, size_t size)
@@ -51,7 +55,9 @@ void mgc_scope_keep(mgc_scope *s, void *p)
     /* Most often the newest entry: search from the end. */
     for (size_t i = s->n; i-- > 0;) {
         if (s->items[i] == p) {
-            s->items[i] = s->items[--s->n];
+            --s->n;
+            mgc__wb_store(&s->items[i], s->items[s->n]);
+            mgc__wb_store(&s->items[s->n], NULL); /* the list keeps it alive no longer */
             return;
         }
     }
@@ -63,7 +69,7 @@ void mgc_scope_end(mgc_scope *s)
     for (size_t i = s->n; i-- > 0;)
         mgc_free(s->items[i]);
     if (s->items && s->items != s->inline_items)
-        mgc_free(s->items);
+        mgc_free_sized(s->items, s->cap * sizeof(void *), 0);
     s->items = NULL;
     s->n = s->cap = 0;
 }
