@@ -254,7 +254,6 @@ mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass)
     mgc__span_init(s, spanclass, base, (uint32_t)npages);
     if (s->large) {
         s->elemsize = npages * MGC_PAGE_SIZE;
-        s->limit = base + s->elemsize;
         MGC_TRACK_ALLOC(base, s->elemsize);
     }
     s->needzero = needzero;
@@ -300,7 +299,6 @@ bool mgc__heap_extend_span(mgc_span *s, uintptr_t npages, bool *needzero)
         atomic_store_explicit(&H.spanmap[i], s, memory_order_release);
     s->npages = (uint32_t)npages;
     s->elemsize = npages * MGC_PAGE_SIZE;
-    s->limit = s->base + s->elemsize;
     MGC_TRACK_ALLOC(s->base + (uintptr_t)(npages - extra) * MGC_PAGE_SIZE, extra * MGC_PAGE_SIZE);
     mgc__unlock(&H.lock);
     return true;

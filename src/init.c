@@ -125,14 +125,3 @@ void mgc__warn(const char *fmt, ...)
     vmessage("mgc: warning: ", fmt, ap);
     va_end(ap);
 }
-
-void mgc__printf(const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        mgc__os_write_stderr(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}

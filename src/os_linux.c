@@ -88,7 +88,6 @@ static uint64_t clock_ns(clockid_t id)
 uint64_t mgc__os_nanotime(void) { return clock_ns(CLOCK_MONOTONIC); }
 uint64_t mgc__os_walltime(void) { return clock_ns(CLOCK_REALTIME); }
 uint64_t mgc__os_thread_cputime(void) { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
-uint64_t mgc__os_process_cputime(void) { return clock_ns(CLOCK_PROCESS_CPUTIME_ID); }
 int mgc__os_gettid(void) { return (int)syscall(SYS_gettid); }
 
 void mgc__os_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns)

@@ -87,7 +87,6 @@ void mgc__span_init(mgc_span *s, unsigned spanclass, uintptr_t base, uint32_t np
     s->cache_alloc_count = 0;
     s->cache_freeindex = 0;
     s->cached_in_mark = 0;
-    s->limit = base + (uintptr_t)s->nelems * s->elemsize;
     s->next = s->prev = NULL;
     s->large_type = NULL;
     s->large_count = 0;

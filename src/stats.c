@@ -51,7 +51,7 @@ double mgc__stats_gc_cpu_fraction(void)
 
 void mgc_read_memstats(mgc_memstats *ms)
 {
-    mgc_thread *self = mgc__thread_current();
+    mgc__thread_current(); /* attach the caller, as every mgc entry point does */
     mgc_cache_counts cc;
     memset(&cc, 0, sizeof cc);
     memset(ms, 0, sizeof *ms);
@@ -63,7 +63,6 @@ void mgc_read_memstats(mgc_memstats *ms)
     mgc__sweep_pause();
     MGC_FOR_EACH_THREAD(t) mgc__cache_count(&t->cache, &cc);
     ms->num_threads = mgc__threads_count();
-    (void)self;
     mgc_stats *st = &mgc__stats;
     uint64_t mallocs = 0, frees = 0, alloc_bytes = 0, free_bytes = 0;
     for (int c = 1; c < MGC_NUM_SIZE_CLASSES; c++) {

@@ -57,8 +57,6 @@ static const bool mgc__debug = false;
 
 MGC_INTERNAL MGC_NORETURN MGC_COLD MGC_PRINTF(1, 2) void mgc__fatal(const char *fmt, ...);
 MGC_INTERNAL MGC_COLD MGC_PRINTF(1, 2) void mgc__warn(const char *fmt, ...);
-/* printf to stderr with one write(2): lines from several threads never mix. */
-MGC_INTERNAL MGC_PRINTF(1, 2) void mgc__printf(const char *fmt, ...);
 
 #define MGC_ASSERT(cond)                                                     \
     do {                                                                     \
@@ -86,10 +84,6 @@ MGC_INLINE void mgc__bit_set(uint64_t *bits, uintptr_t i)
 {
     bits[i >> 6] |= (uint64_t)1 << (i & 63);
 }
-MGC_INLINE void mgc__bit_clear(uint64_t *bits, uintptr_t i)
-{
-    bits[i >> 6] &= ~((uint64_t)1 << (i & 63));
-}
 
 /* Intrusive doubly-linked lists: a head pointer and next/prev fields. */
 #define MGC_DLIST_PUSH(head, node)                                           \
@@ -111,7 +105,6 @@ MGC_INLINE void mgc__bit_clear(uint64_t *bits, uintptr_t i)
         (node)->next = (node)->prev = NULL;                                  \
     } while (0)
 
-#define MGC_KiB ((uint64_t)1 << 10)
 #define MGC_MiB ((uint64_t)1 << 20)
 #define MGC_GiB ((uint64_t)1 << 30)
 

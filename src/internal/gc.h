@@ -18,7 +18,7 @@
 #include "base.h"
 #include "lock.h"
 
-enum mgc_phase { MGC_PHASE_OFF = 0, MGC_PHASE_MARK = 1, MGC_PHASE_MARKTERM = 2 };
+enum mgc_phase { MGC_PHASE_OFF = 0, MGC_PHASE_MARK = 1 };
 
 typedef struct mgc_gc {
     /* Serialises cycles, ReadMemStats and fork. Taken outside no-suspend

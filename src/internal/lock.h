@@ -33,13 +33,6 @@ MGC_INLINE void mgc__lock(mgc_lock *l)
     mgc__lock_slow(l);
 }
 
-MGC_INLINE bool mgc__trylock(mgc_lock *l)
-{
-    uint32_t z = 0;
-    return atomic_compare_exchange_strong_explicit(&l->v, &z, 1, memory_order_acquire,
-                                                   memory_order_relaxed);
-}
-
 MGC_INLINE void mgc__unlock(mgc_lock *l)
 {
     /* release: publish the critical section to the next holder. */

@@ -30,7 +30,6 @@ MGC_INTERNAL int mgc__os_ncpu(void);
 MGC_INTERNAL uint64_t mgc__os_nanotime(void);      /* monotonic ns */
 MGC_INTERNAL uint64_t mgc__os_walltime(void);      /* Unix epoch ns */
 MGC_INTERNAL uint64_t mgc__os_thread_cputime(void); /* this thread's CPU ns */
-MGC_INTERNAL uint64_t mgc__os_process_cputime(void);
 MGC_INTERNAL int mgc__os_gettid(void);
 
 /* Futex on a 32-bit word: sleep while *addr == val (timeout_ns 0 = none). */

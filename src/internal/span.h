@@ -67,7 +67,6 @@ struct mgc_span {
     uint32_t allspans_index;   /* heap lock */
     uint8_t list;              /* which central list holds it (MGC_LIST_*); central lock */
     uint8_t cached_in_mark;    /* cached while marking: blacken on uncache; owner */
-    uintptr_t limit;           /* base + nelems * elemsize */
     mgc_span *next, *prev;     /* central list links; central lock */
 
     /* Large typed objects: the type and element count (no header). */
