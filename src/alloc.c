@@ -326,9 +326,11 @@ bool mgc__grow_in_place(void *ptr, size_t size, bool zeroed)
 void *mgc__alloc_noscan_raw(size_t size)
 {
     mgc_thread *t = mgc__self;
-    if (likely(t != NULL) && size >= MGC_TINY_SIZE && size <= MGC_SMALL_SIZE_MAX)
+    if (size < MGC_TINY_SIZE) /* tiny blocks are zeroed anyway: the inline tiny path */
+        return mgc_alloc_noscan(size);
+    if (likely(t != NULL) && size <= MGC_SMALL_SIZE_MAX)
         return alloc_fast(t, size, MGC_KIND_NOSCAN, false);
-    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, size < MGC_TINY_SIZE);
+    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, false);
 }
 
 static void check_type(const mgc_type *t, const char *fn)

@@ -209,7 +209,7 @@ MGC_INLINE void mark_word(marker *m, uintptr_t p, const int mode)
         uint8_t *mb = &s->mark_bytes[idx];
         if (__atomic_load_n(mb, __ATOMIC_RELAXED))
             return;
-        if (idx >= s->freeindex && !mgc__bit_get(s->alloc_bits, idx))
+        if (!mgc__span_allocated(s, idx))
             return; /* a free slot: never resurrect it */
         __atomic_store_n(mb, 1, __ATOMIC_RELAXED);
     }

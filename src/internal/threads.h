@@ -79,10 +79,7 @@ MGC_INLINE bool mgc__cs_leave(mgc_thread *t)
 
 MGC_INLINE void mgc__cs_exit(mgc_thread *t)
 {
-    atomic_signal_fence(memory_order_seq_cst);
-    atomic_store_explicit(&t->in_cs, 0, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst);
-    if (unlikely(atomic_load_explicit(&t->suspend_pending, memory_order_relaxed)))
+    if (mgc__cs_leave(t))
         mgc__thread_stop_deferred(t);
 }
 
