@@ -189,7 +189,8 @@ MGC_API void mgc_scope_keep(mgc_scope *s, void *p);
 
 /* mgc_buf: a byte buffer, Go's strings.Builder / bytes.Buffer. The storage
    is noscan and its capacity a power of two (>= 16); it doubles when full,
-   freeing the old storage (mgc_free_sized). The bytes are not
+   freeing the old storage (mgc_free_sized), or, when it is large and the
+   pages after it are free, grows where it is. The bytes are not
    NUL-terminated except through mgc_buf_cstr, mgc_buf_string and
    mgc_buf_detach. */
 typedef struct mgc_buf {
@@ -341,8 +342,9 @@ MGC_API void mgc_vec_free(mgc_vec *v);
 /* mgc_map: a hash map from byte strings to pointers (Go's map[string]*T).
    Open addressing with linear probing in one typed table (map.c says why);
    keys are copied into noscan storage; values are pointers that the map
-   keeps alive. It doubles at 3/4 full and frees the old table; it never
-   shrinks. Deleting an entry frees its key copy; clear and free
+   keeps alive. When a put would pass 3/4 full the table is rebuilt,
+   twice as large (or at the same size, when deleted entries made up the
+   load) and the old table freed; it never shrinks. Deleting an entry frees its key copy; clear and free
    free the table and leave the key copies to the collector (freeing cold
    keys one by one costs more than the sweep; map.c has the numbers). */
 struct mgc_map_slot;

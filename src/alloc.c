@@ -228,7 +228,7 @@ MGC_INLINE void *alloc_fast(mgc_thread *t, size_t size, unsigned kind, const boo
     if (unlikely(r >= s->nelems))
         goto slow;
     s->alloc_cache = (c >> b) >> 1;
-    s->freeindex = r + 1;
+    mgc__span_set_freeindex(s, r + 1);
     uintptr_t n = s->elemsize;
     void *p = (void *)(s->base + (uintptr_t)r * n);
     bool zero = zeroed && s->needzero;

@@ -9,7 +9,9 @@
  * slot is wasted, and a request of 16 bytes or more is never a tiny block
  * (those cannot be freed). When an append does not fit, the buffer doubles
  * (or jumps to the power of two that fits): new storage, the bytes copied,
- * then the old storage freed with mgc_free_sized(old, cap, 1). On the same
+ * then the old storage freed with mgc_free_sized(old, cap, 1); large
+ * storage with free pages after it grows in place instead (no copy, no
+ * free: mgc__grow_in_place). On the same
  * thread the next request of the old size gets it back (free.c's LIFO
  * reuse lists), so a program building one string after another recycles
  * the small steps of each build instead of leaving them to the collector,

@@ -40,8 +40,8 @@
  * stay cheap on a miss; lower wastes memory: at 3/4 a table takes 43-85
  * bytes per entry. When a new key would pass 3/4, the table is rebuilt:
  * twice as large if the entries fill over half of the 3/4, else the same
- * size (only the deleted marks go). The old table is then freed
- * (mgc_free_sized when small, mgc_free when large). It never shrinks.
+ * size (only the deleted marks go). The old table is then freed with its
+ * exact size (mgc__containers_release). It never shrinks.
  *
  * Invariants, checked on entry: slots is NULL exactly when mask is 0;
  * len <= used <= 3/4 of the table. gen changes whenever slots does, and

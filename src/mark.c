@@ -70,16 +70,18 @@ static struct {
     pthread_mutex_t mu; /* guards full, freebufs, nidle, done */
     pthread_cond_t cv;
     workbuf *full, *freebufs;
-    int nidle, nworkers;
+    int nidle;
     bool done;
     _Atomic int idle_hint; /* mirror of nidle, read without the lock */
+    /* One mark's set-up: written by the collector before it bumps start_gen
+       (release), read by helpers after their acquire load of it. */
+    int nworkers; /* workers this mark, the collector included */
     const mgc_root *roots;
     size_t nroots;
-    _Atomic size_t next_root;
     int mode;
-    /* Helper threads: started once, woken per mark by start_gen. */
+    _Atomic size_t next_root; /* roots handed out; relaxed fetch-add */
+    /* Helper threads: started once (gc lock), woken per mark by start_gen. */
     int nhelpers;
-    int round_workers;
     _Atomic uint32_t start_gen;
     _Atomic uint32_t finished;
     marker *markers[MAX_WORKERS];
@@ -388,7 +390,7 @@ static void *helper_main(void *arg)
         while ((g = atomic_load_explicit(&W.start_gen, memory_order_acquire)) == seen)
             mgc__os_futex_wait(&W.start_gen, seen, 0);
         seen = g;
-        if (id < W.round_workers) {
+        if (id < W.nworkers) {
             run_worker(W.markers[id], W.mode);
             atomic_fetch_add_explicit(&W.finished, 1, memory_order_release);
             mgc__os_futex_wake(&W.finished, 1);
@@ -432,7 +434,6 @@ static void run(const mgc_root *roots, size_t nroots, int nworkers, int mode, mg
         m->n = 0;
         m->marked_bytes = m->stack_bytes = m->global_bytes = m->cpu_ns = 0;
     }
-    W.round_workers = nworkers;
     atomic_store_explicit(&W.finished, 0, memory_order_relaxed);
     if (nworkers > 1) {
         /* release: the set-up above happens-before the helpers' work. */

@@ -33,7 +33,7 @@ static struct {
     range_vec user;   /* lock */
     range_vec segs;   /* writable data of loaded objects; gc lock */
     mgc_root *jobs;   /* gc lock */
-    size_t njobs, capjobs;
+    size_t njobs, capjobs; /* of jobs; gc lock */
 } R MGC_STATE;
 
 extern char __start_mgc_state[] __attribute__((visibility("hidden")));

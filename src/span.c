@@ -33,13 +33,13 @@ bool mgc__span_refill_cache(mgc_span *s)
             if (fi >= s->nelems)
                 break;
             /* Bit 0 is now the free slot fi itself. */
-            s->freeindex = fi;
+            mgc__span_set_freeindex(s, fi);
             s->alloc_cache = free >> t;
             return true;
         }
         fi = (w + 1) << 6;
     }
-    s->freeindex = s->nelems;
+    mgc__span_set_freeindex(s, s->nelems);
     s->alloc_cache = 0;
     return false;
 }

@@ -10,13 +10,15 @@
  * Invariants: `unswept` is the number of spans still to sweep this cycle; it
  * is set at mark termination (world stopped, every span on a central list)
  * and drops when a span's sweep is complete, so it reaches zero exactly
- * when every span is swept. `active` counts background sweeps in progress
- * (Go's sweepLocker): a sweeper registers before it reads `paused`,
+ * when every span is swept. `active` counts mgc__sweep_one calls in
+ * progress, the background sweeper's and mgc__sweep_finish's (Go's
+ * sweepLocker): a sweeper registers before it reads `paused`,
  * `unswept` and the sweep generation; whoever stops the world sets `paused`
  * and waits for `active` to drain — so no sweeper works with a stale
  * generation, overlaps marking, or changes counters under a MemStats
- * snapshot, just as Go's sweeper goroutine stops with the world. Mutators
- * sweep inside no-suspend sections, which a stop already excludes.
+ * snapshot, just as Go's sweeper goroutine stops with the world. Lazy
+ * sweeps by the allocator (central.c) run inside no-suspend sections,
+ * which a stop already excludes.
  */
 #include "internal/sweep.h"
 #include "internal/arch.h"
@@ -123,8 +125,9 @@ static enum mgc_sweep_result sweep_span(mgc_span *s, uint32_t sg)
 
 bool mgc__sweep_one(void)
 {
-    /* Register first (seq_cst, pairing with mgc__sweep_wait_idle): either
-       the collector sees us and waits, or we see unswept == 0 below. */
+    /* Register first (seq_cst, pairing with mgc__sweep_pause's store of
+       paused and load of active): either the collector sees us and waits
+       for us, or we see paused set and sweep nothing. */
     atomic_fetch_add_explicit(&SW.active, 1, memory_order_seq_cst);
     bool swept = !atomic_load_explicit(&SW.paused, memory_order_seq_cst) && sweep_one();
     atomic_fetch_sub_explicit(&SW.active, 1, memory_order_release);

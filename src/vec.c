@@ -6,8 +6,8 @@
  *   - they hold pointers: mgc_alloc_array of the element type, so the
  *     collector scans exactly the pointer words of every element (a vector
  *     of pointers uses a one-word type whose word is a pointer);
- *   - they hold none: noscan (mgc_alloc_noscan, or mgc_alloc_array of a
- *     pointer-free type, which is the same), never scanned.
+ *   - they hold none: noscan and allocated raw (mgc__alloc_noscan_raw:
+ *     every element is written before it is read), never scanned.
  * Growth: twice the capacity, or what is asked if more, rounded up so the
  * array fills the slot the allocator gives anyway (mgc__containers_fit;
  * Go's growslice does the same with roundupsize); then the elements are

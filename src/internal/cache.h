@@ -90,7 +90,7 @@ MGC_INLINE void *mgc__cache_take(mgc_span *s)
         uint32_t r = s->freeindex + b;
         if (likely(r < s->nelems)) {
             s->alloc_cache = (c >> b) >> 1;
-            s->freeindex = r + 1;
+            mgc__span_set_freeindex(s, r + 1);
             return (void *)(s->base + (uintptr_t)r * s->elemsize);
         }
     }

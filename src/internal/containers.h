@@ -17,8 +17,9 @@
 
 /* true (the default): containers free the storage they replace or drop.
    false: they leave it to the collector, as a program without explicit
-   free would. Set only by the benchmark (bench/containers), before any
-   container is used; read without synchronisation. Defined in buf.c. */
+   free would. Set only by the benchmark (bench/containers) and by the
+   tests of this switch, while no container is in use; read without
+   synchronisation. Defined in buf.c. */
 extern MGC_INTERNAL bool mgc__containers_free;
 
 /* Free what a container no longer uses: size bytes asked at allocation

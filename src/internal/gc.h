@@ -7,7 +7,8 @@
  *      the previous cycle's sweep;
  *   2. stop the world; flush every thread's cache (so every span is on a
  *      central list and every slot below freeindex is a real object);
- *   3. mark, in parallel on GOMAXPROCS workers, from all roots;
+ *   3. mark, in parallel on up to GOMAXPROCS workers (fewer for a small
+ *      heap: gc.c's choose_workers), from all roots;
  *   4. mark termination: sweepgen += 2 (every span becomes unswept), the
  *      pacer sets the next goal, statistics; restart the world;
  *   5. sweep lazily (allocating threads) and in the background.
@@ -21,8 +22,8 @@
 enum mgc_phase { MGC_PHASE_OFF = 0, MGC_PHASE_MARK = 1 };
 
 typedef struct mgc_gc {
-    /* Serialises cycles, ReadMemStats and fork. Taken outside no-suspend
-       sections only. */
+    /* Serialises cycles, ReadMemStats, mgc_set_gc_percent and fork. Taken
+       outside no-suspend sections only. */
     mgc_lock lock;
     _Atomic uint32_t sweepgen;        /* += 2 at each mark termination, world stopped */
     _Atomic int phase;                /* enum mgc_phase; written with the world stopped */

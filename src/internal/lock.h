@@ -6,7 +6,9 @@
  *   - A mutator thread takes an mgc lock only inside a no-suspend section
  *     (threads.h), so a thread stopped for a collection never holds one.
  *   - Lock order: gc -> registry -> central[i] (one at a time) -> heap ->
- *     meta. Stats are atomics and take no lock.
+ *     meta, and gc -> registry -> roots -> meta (the roots lock is never
+ *     held with a central or the heap lock). Stats are atomics and take no
+ *     lock.
  *   - After fork the child re-initialises every lock (mgc__lock_init).
  */
 #ifndef MGC_LOCK_H

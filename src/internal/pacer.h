@@ -17,7 +17,12 @@ typedef struct mgc_pacer {
        is uncached) plus large objects. Atomic adds from allocation slow
        paths; reset at mark termination. */
     _Atomic uint64_t heap_live;
-    _Atomic uint64_t trigger;   /* heap_live that starts a cycle; UINT64_MAX when off */
+    /* trigger, goal, gc_percent: written under the gc lock (mark
+       termination, mgc_set_gc_percent) or at start-up; read anywhere with
+       relaxed loads (allocation's trigger check, MemStats). */
+    _Atomic uint64_t trigger;   /* heap_live that starts a cycle; UINT64_MAX when off.
+                                   Equal to goal while marking stops the world; a
+                                   concurrent mark will start before the goal. */
     _Atomic uint64_t goal;      /* the heap goal (MemStats.next_gc) */
     _Atomic int gc_percent;     /* GOGC; < 0 = off */
     /* Inputs of the last commit; gc lock. */

@@ -32,7 +32,11 @@ struct mgc_span {
     /* Hot allocation fields, one cache line. While the span is cached they
        belong to the caching thread alone (touched only inside its no-suspend
        sections); otherwise to whoever holds the span's central lock; a
-       stopped world may read them. */
+       stopped world may read them. One exception: freeindex and alloc_bits
+       are also read by any thread validating a pointer (mgc__slot_state in
+       free.c, for mgc_free and friends), without a lock, as a seqlock on
+       sweepgen; so they are written with relaxed atomic stores
+       (mgc__span_set_freeindex; sweep.c for alloc_bits). */
     uint64_t alloc_cache;
     uintptr_t base;     /* first byte; immutable while in use */
     uint32_t freeindex; /* slots below are allocated */
@@ -47,9 +51,12 @@ struct mgc_span {
 
     uint64_t *alloc_bits; /* see above; rewritten by sweep */
     uint8_t *mark_bytes;  /* one per slot, set by markers with plain stores */
-    /* Typed spans up to 512-byte slots: one bit per word, 1 = pointer.
-       Tiny spans: a descriptor byte per 16-byte block (cache.h).
-       Written by the allocating thread, read by markers in a stopped world. */
+    /* Typed spans up to 512-byte slots: one bit per word, 1 = pointer,
+       written by the allocating thread with a compare-and-swap per word
+       (neighbouring slots may be another thread's), read by markers in a
+       stopped world. Tiny spans: a descriptor byte per 16-byte block
+       (cache.h), written by the owner and read by any thread validating a
+       pointer, both with relaxed atomics. */
     uint64_t *heap_bits;
     /* Typed spans up to 512-byte slots: each slot's type (realloc needs it;
        scanning uses heap_bits). Written by the allocating thread. */
@@ -69,10 +76,20 @@ struct mgc_span {
     uint8_t cached_in_mark;    /* cached while marking: blacken on uncache; owner */
     mgc_span *next, *prev;     /* central list links; central lock */
 
-    /* Large typed objects: the type and element count (no header). */
+    /* Large typed objects: the type and element count (no header). Set at
+       allocation, inside the allocating thread's no-suspend section, and by
+       mgc_realloc's in-place growth under the central lock; read by markers
+       in a stopped world. */
     const mgc_type *large_type;
     size_t large_count;
 };
+
+/* The owner's store of freeindex: relaxed atomic, as other threads read it
+   (see the field). A plain mov on x86-64 and aarch64. */
+MGC_INLINE void mgc__span_set_freeindex(mgc_span *s, uint32_t fi)
+{
+    __atomic_store_n(&s->freeindex, fi, __ATOMIC_RELAXED);
+}
 
 MGC_INLINE bool mgc__span_allocated(const mgc_span *s, uintptr_t idx)
 {
