@@ -15,6 +15,7 @@
 #include "internal/threads.h"
 
 #include <link.h>
+#include <stddef.h>
 #include <unistd.h>
 
 #define ROOT_BLOCK (256 * 1024)
@@ -32,6 +33,9 @@ static struct {
     mgc_lock lock;    /* user ranges; taken inside no-suspend sections */
     range_vec user;   /* lock */
     range_vec segs;   /* writable data of loaded objects; gc lock */
+    /* The loader's load and unload counts when segs was built (0 before
+       the first walk: the loader has counted its initial objects); gc lock. */
+    unsigned long long seg_adds, seg_subs;
     mgc_root *jobs;   /* gc lock */
     size_t njobs, capjobs; /* of jobs; gc lock */
 } R MGC_STATE;
@@ -98,10 +102,30 @@ static int seg_cb(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
+/* The loader's counts of objects loaded and unloaded so far (glibc keeps
+   them in every entry): stop at the first. ~0 when it does not say. */
+static int count_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    unsigned long long *c = data;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+        c[0] = info->dlpi_adds;
+        c[1] = info->dlpi_subs;
+    }
+    return 1;
+}
+
 void mgc__roots_refresh_segments(void)
 {
+    /* Counted before the walk: a library loaded meanwhile changes the
+       counts again, so the next cycle walks again. */
+    unsigned long long c[2] = {~0ull, ~0ull};
+    dl_iterate_phdr(count_cb, c);
+    if (c[0] != ~0ull && c[0] == R.seg_adds && c[1] == R.seg_subs)
+        return;
     R.segs.n = 0;
     dl_iterate_phdr(seg_cb, NULL);
+    R.seg_adds = c[0];
+    R.seg_subs = c[1];
 }
 
 static void job(uintptr_t lo, uintptr_t hi, enum mgc_root_kind kind)

@@ -3,7 +3,8 @@
  * generation, triggering and mgc_collect.
  *
  * One cycle today (stop-the-world mode, DESIGN.md section 4):
- *   1. sweep termination, world running: snapshot the data segments, finish
+ *   1. sweep termination, world running: re-read the data segments if a
+ *      library was loaded or unloaded, finish
  *      the previous cycle's sweep;
  *   2. stop the world; flush every thread's cache (so every span is on a
  *      central list and every slot below freeindex is a real object);
