@@ -39,6 +39,18 @@ static int choose_workers(void)
     return want < (uint64_t)n ? (int)want : n;
 }
 
+void mgc__gc_stop_world(void)
+{
+    mgc__stw_stop();
+    mgc__sweep_pause(); /* the background sweeper stops with the world */
+}
+
+void mgc__gc_start_world(void)
+{
+    mgc__sweep_resume();
+    mgc__stw_start();
+}
+
 static MGC_NOINLINE void cycle(bool forced)
 {
     mgc_thread *self = mgc__self;
@@ -60,8 +72,7 @@ static MGC_NOINLINE void cycle(bool forced)
     c.t_start = mgc__os_nanotime();
 
     /* 2. Stop the world; bring every cached span home. */
-    mgc__stw_stop();
-    mgc__sweep_pause(); /* the background sweeper stops with the world */
+    mgc__gc_stop_world();
     __builtin_unwind_init(); /* our own registers onto our stack, for the scan */
     mgc__thread_save_self(self, MGC_ARCH_SP());
     MGC_FOR_EACH_THREAD(t) mgc__cache_flush(&t->cache);
@@ -94,8 +105,7 @@ static MGC_NOINLINE void cycle(bool forced)
     mgc__pacer_commit(res.marked_bytes, res.stack_bytes, res.global_bytes);
     c.goal = atomic_load_explicit(&mgc__pacer.goal, memory_order_relaxed);
     mgc__sweep_begin(nspans);
-    mgc__sweep_resume();
-    mgc__stw_start();
+    mgc__gc_start_world();
     c.t_end = mgc__os_nanotime();
     c.pause_ns = c.t_end - c.t_start;
 
@@ -118,26 +128,24 @@ void mgc__gc_maybe(void)
     mgc__unlock(&mgc__gc.lock);
 }
 
-void mgc__gc_full(void)
-{
-    mgc__thread_current();
-    mgc__lock(&mgc__gc.lock);
-    cycle(false);
-    mgc__unlock(&mgc__gc.lock);
-    mgc__sweep_finish();
-}
-
-void mgc_collect(void)
+/* Return once a whole cycle that began after the call has finished and
+   been swept; callers at the same time share one cycle. forced: counted
+   as a user's collection (MemStats.num_forced_gc). */
+static void collect(bool forced)
 {
     mgc__thread_current();
     /* Any cycle counted after this load started after the call. */
     uint64_t n = atomic_load_explicit(&mgc__gc.cycles_started, memory_order_relaxed);
     mgc__lock(&mgc__gc.lock);
     if (atomic_load_explicit(&mgc__gc.cycles_started, memory_order_relaxed) == n)
-        cycle(true);
+        cycle(forced);
     mgc__unlock(&mgc__gc.lock);
     mgc__sweep_finish();
 }
+
+void mgc__gc_full(void) { collect(false); }
+
+void mgc_collect(void) { collect(true); }
 
 void mgc__gc_fork_prepare(void) { mgc__lock(&mgc__gc.lock); }
 void mgc__gc_fork_parent(void) { mgc__unlock(&mgc__gc.lock); }

@@ -59,8 +59,7 @@ void mgc_read_memstats(mgc_memstats *ms)
     /* A snapshot: the world and the background sweeper stopped while every
        counter is read. */
     mgc__lock(&mgc__gc.lock);
-    mgc__stw_stop();
-    mgc__sweep_pause();
+    mgc__gc_stop_world();
     MGC_FOR_EACH_THREAD(t) mgc__cache_count(&t->cache, &cc);
     ms->num_threads = mgc__threads_count();
     mgc_stats *st = &mgc__stats;
@@ -102,8 +101,7 @@ void mgc_read_memstats(mgc_memstats *ms)
     mgc__meta_read(inuse, sys);
     ms->frees_explicit = cc.nfree_explicit + atomic_load_explicit(&st->nfree_explicit, memory_order_relaxed);
     ms->frees_explicit_large = atomic_load_explicit(&st->large_nfree_explicit, memory_order_relaxed);
-    mgc__sweep_resume();
-    mgc__stw_start();
+    mgc__gc_start_world();
 
     ms->mspan_inuse = inuse[MGC_META_MSPAN];
     ms->mspan_sys = sys[MGC_META_MSPAN];

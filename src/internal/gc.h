@@ -4,8 +4,7 @@
  *
  * One cycle today (stop-the-world mode, DESIGN.md section 4):
  *   1. sweep termination, world running: re-read the data segments if a
- *      library was loaded or unloaded, finish
- *      the previous cycle's sweep;
+ *      library was loaded or unloaded, finish the previous cycle's sweep;
  *   2. stop the world; flush every thread's cache (so every span is on a
  *      central list and every slot below freeindex is a real object);
  *   3. mark, in parallel on up to GOMAXPROCS workers (fewer for a small
@@ -58,6 +57,10 @@ MGC_INTERNAL void mgc__ensure_init(void);
 MGC_INTERNAL void mgc__gc_maybe(void);
 /* Run a full cycle and finish its sweep (OOM path). Outside no-suspend. */
 MGC_INTERNAL void mgc__gc_full(void);
+/* Stop the world and the background sweeper with it (every stop does
+   both: sweep.c's invariant); start both again. gc lock held. */
+MGC_INTERNAL void mgc__gc_stop_world(void);
+MGC_INTERNAL void mgc__gc_start_world(void);
 MGC_INTERNAL void mgc__gc_fork_prepare(void);
 MGC_INTERNAL void mgc__gc_fork_parent(void);
 MGC_INTERNAL void mgc__gc_fork_child(void);
