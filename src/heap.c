@@ -257,15 +257,7 @@ mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass)
         MGC_TRACK_ALLOC(base, s->elemsize);
     }
     s->needzero = needzero;
-    if (H.nallspans == H.allspans_cap) {
-        size_t ncap = H.allspans_cap ? H.allspans_cap * 2 : 1024;
-        mgc_span **n = mgc__meta_alloc(ncap * sizeof *n, MGC_META_MSPAN);
-        if (H.nallspans)
-            memcpy(n, H.allspans, H.nallspans * sizeof *n);
-        mgc__meta_free(H.allspans, H.allspans_cap * sizeof *n, MGC_META_MSPAN);
-        H.allspans = n;
-        H.allspans_cap = ncap;
-    }
+    H.allspans = mgc__meta_grow(H.allspans, H.nallspans, &H.allspans_cap, sizeof *H.allspans, 1024, MGC_META_MSPAN);
     s->allspans_index = (uint32_t)H.nallspans;
     H.allspans[H.nallspans++] = s;
     for (uintptr_t i = 0; i < npages; i++)

@@ -70,6 +70,19 @@ void *mgc__meta_alloc(size_t size, enum mgc_meta_cat cat)
     return p;
 }
 
+void *mgc__meta_grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first, enum mgc_meta_cat cat)
+{
+    if (n < *cap)
+        return arr;
+    size_t ncap = *cap ? *cap * 2 : first;
+    void *p = mgc__meta_alloc(ncap * elem, cat);
+    if (n)
+        memcpy(p, arr, n * elem);
+    mgc__meta_free(arr, *cap * elem, cat);
+    *cap = ncap;
+    return p;
+}
+
 void mgc__meta_free(void *p, size_t size, enum mgc_meta_cat cat)
 {
     if (!p)

@@ -45,15 +45,7 @@ extern char __stop_mgc_state[] __attribute__((visibility("hidden")));
 
 static void vec_push(range_vec *v, uintptr_t lo, uintptr_t hi)
 {
-    if (v->n == v->cap) {
-        size_t ncap = v->cap ? v->cap * 2 : 32;
-        range *n = mgc__meta_alloc(ncap * sizeof *n, MGC_META_GC);
-        if (v->n)
-            memcpy(n, v->v, v->n * sizeof *n);
-        mgc__meta_free(v->v, v->cap * sizeof *n, MGC_META_GC);
-        v->v = n;
-        v->cap = ncap;
-    }
+    v->v = mgc__meta_grow(v->v, v->n, &v->cap, sizeof *v->v, 32, MGC_META_GC);
     v->v[v->n++] = (range){lo, hi};
 }
 
@@ -133,15 +125,7 @@ static void job(uintptr_t lo, uintptr_t hi, enum mgc_root_kind kind)
     lo = mgc__round_up(lo, sizeof(void *));
     while (lo < hi) {
         uintptr_t end = hi - lo > ROOT_BLOCK ? lo + ROOT_BLOCK : hi;
-        if (R.njobs == R.capjobs) {
-            size_t ncap = R.capjobs ? R.capjobs * 2 : 256;
-            mgc_root *n = mgc__meta_alloc(ncap * sizeof *n, MGC_META_GC);
-            if (R.njobs)
-                memcpy(n, R.jobs, R.njobs * sizeof *n);
-            mgc__meta_free(R.jobs, R.capjobs * sizeof *n, MGC_META_GC);
-            R.jobs = n;
-            R.capjobs = ncap;
-        }
+        R.jobs = mgc__meta_grow(R.jobs, R.njobs, &R.capjobs, sizeof *R.jobs, 256, MGC_META_GC);
         R.jobs[R.njobs++] = (mgc_root){lo, end, kind};
         lo = end;
     }

@@ -21,6 +21,11 @@ enum mgc_meta_cat {
    the collector cannot run without its metadata. */
 MGC_INTERNAL void *mgc__meta_alloc(size_t size, enum mgc_meta_cat cat);
 MGC_INTERNAL void mgc__meta_free(void *p, size_t size, enum mgc_meta_cat cat);
+/* Room for one more element in a metadata array of *cap elements of elem
+   bytes, n of them in use: the array itself while n < *cap, else a copy
+   twice as large (first elements when empty), the old one freed. */
+MGC_INTERNAL void *mgc__meta_grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first,
+                                  enum mgc_meta_cat cat);
 /* Account bytes mapped for metadata outside this allocator (page tables). */
 MGC_INTERNAL void mgc__meta_account_sys(enum mgc_meta_cat cat, int64_t bytes);
 MGC_INTERNAL void mgc__meta_read(uint64_t inuse[MGC_META_NCAT], uint64_t sys[MGC_META_NCAT]);
