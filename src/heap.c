@@ -212,6 +212,28 @@ static bool grow(uintptr_t npages)
     return true;
 }
 
+/* Mark the free pages [idx, idx + n) in use; *needzero: whether they may
+   hold old data. Caller holds the lock. */
+static void take_pages(uintptr_t idx, uintptr_t n, bool *needzero)
+{
+    set_range(idx, n, true);
+    update_sums(idx, n, true);
+    if (idx <= H.search && H.search < idx + n)
+        H.search = idx + n;
+    *needzero = idx < H.zeroed;
+    if (idx + n > H.zeroed)
+        H.zeroed = idx + n;
+    H.pages_inuse += n;
+}
+
+/* Point the span map's entries for pages [idx, idx + n) at s (release:
+   a lock-free lookup that finds s sees it initialised). */
+static void publish(mgc_span *s, uintptr_t idx, uintptr_t n)
+{
+    for (uintptr_t i = idx; i < idx + n; i++)
+        atomic_store_explicit(&H.spanmap[i], s, memory_order_release);
+}
+
 /* Allocate n pages; NONE if the heap cannot grow. Caller holds the lock. */
 static uintptr_t alloc_pages(uintptr_t n, bool *needzero)
 {
@@ -220,14 +242,7 @@ static uintptr_t alloc_pages(uintptr_t n, bool *needzero)
         if (!grow(n - trail))
             return NONE;
     }
-    set_range(idx, n, true);
-    update_sums(idx, n, true);
-    if (idx == H.search)
-        H.search = idx + n;
-    *needzero = idx < H.zeroed;
-    if (idx + n > H.zeroed)
-        H.zeroed = idx + n;
-    H.pages_inuse += n;
+    take_pages(idx, n, needzero);
     return idx;
 }
 
@@ -260,8 +275,7 @@ mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass)
     H.allspans = mgc__meta_grow(H.allspans, H.nallspans, &H.allspans_cap, sizeof *H.allspans, 1024, MGC_META_MSPAN);
     s->allspans_index = (uint32_t)H.nallspans;
     H.allspans[H.nallspans++] = s;
-    for (uintptr_t i = 0; i < npages; i++)
-        atomic_store_explicit(&H.spanmap[idx + i], s, memory_order_release);
+    publish(s, idx, npages);
     mgc__unlock(&H.lock);
     return s;
 }
@@ -279,16 +293,8 @@ bool mgc__heap_extend_span(mgc_span *s, uintptr_t npages, bool *needzero)
         mgc__unlock(&H.lock);
         return false;
     }
-    set_range(end, extra, true);
-    update_sums(end, extra, true);
-    if (end <= H.search && H.search < end + extra)
-        H.search = end + extra;
-    *needzero = end < H.zeroed;
-    if (end + extra > H.zeroed)
-        H.zeroed = end + extra;
-    H.pages_inuse += extra;
-    for (uintptr_t i = end; i < end + extra; i++)
-        atomic_store_explicit(&H.spanmap[i], s, memory_order_release);
+    take_pages(end, extra, needzero);
+    publish(s, end, extra);
     s->npages = (uint32_t)npages;
     s->elemsize = npages * MGC_PAGE_SIZE;
     MGC_TRACK_ALLOC(s->base + (uintptr_t)(npages - extra) * MGC_PAGE_SIZE, extra * MGC_PAGE_SIZE);
