@@ -113,8 +113,10 @@ int main(int argc, char **argv)
     mask = nb - 1;
     table = ALLOC(nb * sizeof *table);
     uint16_t *gen = ALLOC_NOSCAN(n * sizeof *gen);
-    if (!table || !gen)
+    if (!table)
         bench_oom(nb * sizeof *table);
+    if (!gen)
+        bench_oom(n * sizeof *gen);
     memset(table, 0, nb * sizeof *table);
     memset(gen, 0, n * sizeof *gen);
     uint64_t live = n * sizeof(rec) + nb * sizeof *table + n * sizeof *gen;

@@ -258,6 +258,16 @@ static void read_versions(void)
     fclose(f);
 }
 
+/* Whether plan[ci] is its workload's last case (a workload is selected or
+   left out whole, so its cases all run or none does). */
+static int last_case_of_workload(size_t ci)
+{
+    for (size_t k = ci + 1; k < NPLAN; k++)
+        if (strcmp(plan[k].workload, plan[ci].workload) == 0)
+            return 0;
+    return 1;
+}
+
 static int in_list(const char *list, const char *word)
 {
     if (!list || !*list)
@@ -1108,11 +1118,7 @@ int main(int argc, char **argv)
         }
         summarise(c);
         /* Print the workload's table once its last case is done. */
-        int last = 1;
-        for (size_t k = ci + 1; k < NPLAN; k++)
-            if (strcmp(plan[k].workload, d->workload) == 0 && in_list(opt_only, d->workload))
-                last = 0;
-        if (last)
+        if (last_case_of_workload(ci))
             emit_table(d->workload, NULL, 1);
     }
 
@@ -1139,19 +1145,9 @@ int main(int argc, char **argv)
               "realloc / exact variants. Peak RSS, cycles, pauses and the workloads' own "
               "figures are medians over the runs; pauses are each collector's own "
               "stop-the-world pauses (the longest and the p99 of a run).\n");
-    const char *done = "";
-    for (size_t ci = 0; ci < NPLAN; ci++) {
-        if (!results[ci].def || strcmp(results[ci].def->workload, done) == 0)
-            continue;
-        int last = 1;
-        for (size_t k = ci + 1; k < NPLAN; k++)
-            if (results[k].def && strcmp(results[k].def->workload, results[ci].def->workload) == 0)
-                last = 0;
-        if (!last)
-            continue;
-        done = results[ci].def->workload;
-        emit_table(done, &md, 0);
-    }
+    for (size_t ci = 0; ci < NPLAN; ci++)
+        if (results[ci].def && last_case_of_workload(ci))
+            emit_table(results[ci].def->workload, &md, 0);
 
     /* JSON. */
     sbuf js = {0};

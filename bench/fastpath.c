@@ -32,6 +32,18 @@ typedef struct {
     int id;
 } targ;
 
+/* Operations per thread at size index s, as run: batches run whole
+   rounds of 1000. */
+static long stage_ops(int s)
+{
+    long ops = (long)(base_ops[s] * scale);
+    if (ops < 1000)
+        ops = 1000;
+    if (batch)
+        ops = (ops + 999) / 1000 * 1000;
+    return ops;
+}
+
 static void run_pairs(int id, size_t size, long ops)
 {
     for (long i = 0; i < ops; i++) {
@@ -70,9 +82,7 @@ static void *worker(void *a)
 {
     int id = ((targ *)a)->id;
     for (int s = 0; s < 4; s++) {
-        long ops = (long)(base_ops[s] * scale);
-        if (ops < 1000)
-            ops = 1000;
+        long ops = stage_ops(s);
         pthread_barrier_wait(&barrier);
         uint64_t t0 = now_ns();
         if (batch)
@@ -119,11 +129,7 @@ int main(int argc, char **argv)
 
     printf("RESULT");
     for (int s = 0; s < 4; s++) {
-        long ops = (long)(base_ops[s] * scale);
-        if (ops < 1000)
-            ops = 1000;
-        if (batch)
-            ops = (ops + 999) / 1000 * 1000;
+        long ops = stage_ops(s);
         uint64_t e = elapsed[s][0];
         if (nthreads == 2 && elapsed[s][1] > e)
             e = elapsed[s][1];

@@ -54,8 +54,10 @@ int main(int argc, char **argv)
 
     ring = ALLOC(ring_n * sizeof *ring);
     uint64_t *lat = malloc(requests * sizeof *lat); /* never holds pointers */
-    if (!ring || !lat)
+    if (!ring)
         bench_oom(ring_n * sizeof *ring);
+    if (!lat)
+        bench_oom(requests * sizeof *lat);
     memset(ring, 0, ring_n * sizeof *ring);
 
     uint64_t rng = 0x2545F4914F6CDD1DULL, check = 0, objects = 0, bytes = 0;

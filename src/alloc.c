@@ -219,6 +219,8 @@ MGC_INLINE void *alloc_fast(mgc_thread *t, size_t size, unsigned kind, const boo
     mgc__cs_enter(t);
     if (unlikely(e->reuse))
         return alloc_reuse(t, e, spc, zeroed);
+    /* mgc__cache_take, written out: its NULL result would cost the fast
+       path one more test and branch (checked in the object code). */
     mgc_span *s = e->span;
     uint64_t c = s->alloc_cache;
     if (unlikely(c == 0))
