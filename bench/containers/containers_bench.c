@@ -58,14 +58,10 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <mgc.h>
+#define SYS_MGC 1 /* the suite's helpers for mgc: now_ns, bench_oom */
+#include "../sys.h"
 
 #include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 /* src/internal/containers.h: true by default; false turns the containers'
    frees off (the static library keeps this internal symbol linkable). */
@@ -73,24 +69,11 @@ extern bool mgc__containers_free;
 
 static volatile uint64_t sink;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static uint32_t num_gc(void)
 {
     mgc_memstats ms;
     mgc_read_memstats(&ms);
     return ms.num_gc;
-}
-
-static void oom(size_t n)
-{
-    fprintf(stderr, "containers_bench: out of memory (%zu bytes)\n", n);
-    exit(1);
 }
 
 /* ---- builder -------------------------------------------------------------- */
@@ -157,7 +140,7 @@ static void b_exact_mgc(size_t target)
 {
     char *p = mgc_alloc_noscan(target);
     if (!p)
-        oom(target);
+        bench_oom(target);
     size_t len = 0;
     PIECES(target, (copy(p + len, src, n), len += n));
     sink += (unsigned char)p[target - 1];
@@ -167,7 +150,7 @@ static void b_exact_malloc(size_t target)
 {
     char *p = malloc(target);
     if (!p)
-        oom(target);
+        bench_oom(target);
     size_t len = 0;
     PIECES(target, (copy(p + len, src, n), len += n));
     sink += (unsigned char)p[target - 1];
@@ -179,7 +162,7 @@ static void b_malloc_double(size_t target)
     size_t cap = 16, len = 0;
     char *p = malloc(cap);
     if (!p)
-        oom(cap);
+        bench_oom(cap);
     PIECES(target, {
         if (len + n > cap) {
             size_t nc = cap * 2;
@@ -187,7 +170,7 @@ static void b_malloc_double(size_t target)
                 nc *= 2;
             char *q = malloc(nc);
             if (!q)
-                oom(nc);
+                bench_oom(nc);
             copy(q, p, len);
             free(p);
             p = q;
@@ -205,7 +188,7 @@ static void b_realloc(size_t target)
     size_t cap = 16, len = 0;
     char *p = malloc(cap);
     if (!p)
-        oom(cap);
+        bench_oom(cap);
     PIECES(target, {
         if (len + n > cap) {
             size_t nc = cap * 2;
@@ -213,7 +196,7 @@ static void b_realloc(size_t target)
                 nc *= 2;
             p = realloc(p, nc);
             if (!p)
-                oom(nc);
+                bench_oom(nc);
             cap = nc;
         }
         copy(p + len, src, n);
@@ -265,7 +248,7 @@ static void make_live(size_t mib)
     for (size_t i = 0; i < n; i++) {
         node *x = mgc_alloc(sizeof *x);
         if (!x)
-            oom(sizeof *x);
+            bench_oom(sizeof *x);
         x->next = live_list;
         x->pad[0] = i;
         live_list = x;
@@ -421,7 +404,7 @@ int main(int argc, char **argv)
         nkeys = 1; /* the map case does not run: no keys to make */
     keys = malloc(nkeys * KEYLEN);
     if (!keys)
-        oom(nkeys * KEYLEN);
+        bench_oom(nkeys * KEYLEN);
     for (size_t i = 0; i < nkeys; i++) {
         char tmp[32];
         snprintf(tmp, sizeof tmp, "key:%012zu", i);
