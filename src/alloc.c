@@ -5,10 +5,15 @@
  *   - tiny: noscan objects under 16 bytes bump within the thread's current
  *     16-byte block (8-byte aligned, DESIGN.md invariant 6);
  *   - small (<= 32 KiB; <= 1 KiB inline in mgc_alloc/mgc_alloc_noscan):
- *     ctz on the cached span's alloc_cache, zero if needzero;
- *   - refill: swap the cached span for one from mcentral (cache.c);
+ *     first the slot this thread freed last in that size class (free.c's
+ *     reuse list), else ctz on the cached span's alloc_cache; zeroed if
+ *     needzero, after the no-suspend section on the inline path;
+ *   - refill, and small objects over 1 KiB: swap the cached span for one
+ *     from mcentral (cache.c) if needed; the slot is zeroed inside the
+ *     section (a stop may wait for up to 32 KiB of memset, a microsecond
+ *     or so);
  *   - large (> 32 KiB): a span of its own from the page heap, zeroed
- *     outside the no-suspend section so a stop never waits for a memset.
+ *     outside the no-suspend section so a stop never waits for that memset.
  * Only what may hold old data is zeroed: fresh pages from the OS are zero.
  *
  * Typed objects: up to 512 bytes their pointer words go into the span's
