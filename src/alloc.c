@@ -196,6 +196,23 @@ static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type 
     }
 }
 
+/* The inline tiny path found no room in the current block: a new block,
+   taken in the no-suspend section the caller entered (alloc_tiny), without
+   the slow path's second lookup; the slow path only when the heap must
+   grow or collect first. */
+static MGC_NOINLINE void *tiny_miss(mgc_thread *t, size_t size)
+{
+    void *p = alloc_tiny(t, size);
+    mgc__cs_exit(t);
+    if (unlikely(t->gc_wanted)) {
+        t->gc_wanted = 0;
+        mgc__gc_maybe();
+    }
+    if (likely(p != NULL))
+        return p;
+    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, true);
+}
+
 /* After the fast path found a stop pending: stop, then zero the slot. */
 static MGC_NOINLINE void *stop_then_zero(mgc_thread *t, void *p, bool zero, uintptr_t n)
 {
@@ -283,7 +300,7 @@ void *mgc_alloc_noscan(size_t size)
                     return stop_then_zero(t, p, false, 0);
                 return p;
             }
-            mgc__cs_exit(t);
+            return tiny_miss(t, sz);
         } else if (size <= MGC_SMALL_SIZE_MAX) {
             return alloc_fast(t, size, MGC_KIND_NOSCAN, true);
         }
