@@ -100,8 +100,8 @@ static void opt_memlimit(const char *v)
 
 static void opt_gomaxprocs(const char *v)
 {
-    if (!mgc__parse_int(v, 1, 256, &mgc__opts.gomaxprocs))
-        mgc__warn("GOMAXPROCS=\"%s\" is not an integer from 1 to 256; using the default, %d", v,
+    if (!mgc__parse_int(v, 1, MGC_MAX_PROCS, &mgc__opts.gomaxprocs))
+        mgc__warn("GOMAXPROCS=\"%s\" is not an integer from 1 to %d; using the default, %d", v, MGC_MAX_PROCS,
                   mgc__opts.gomaxprocs);
 }
 
@@ -158,7 +158,7 @@ void mgc__options_init(void)
     mgc__opts.gctrace = 0;
     mgc__opts.gccheckmark = 0;
     int ncpu = mgc__os_ncpu();
-    mgc__opts.gomaxprocs = ncpu > 256 ? 256 : ncpu;
+    mgc__opts.gomaxprocs = ncpu > MGC_MAX_PROCS ? MGC_MAX_PROCS : ncpu;
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
         const char *v = getenv(options[i].name);
         if (v && *v)

@@ -24,6 +24,7 @@
  * objects past their requested size): excluded from AddressSanitizer.
  */
 #include "internal/mark.h"
+#include "internal/env.h"
 #include "internal/heap.h"
 #include "internal/meta.h"
 #include "internal/os.h"
@@ -35,7 +36,7 @@
 #define OBLET (128 * 1024)
 #define WB_N 512
 #define LOCAL_CAP 8192
-#define MAX_WORKERS 256
+#define MAX_WORKERS MGC_MAX_PROCS
 #define RING 32 /* prefetch distance, in objects: measured best on binary trees */
 
 enum { MODE_SERIAL, MODE_PARALLEL, MODE_CHECK };

@@ -72,7 +72,7 @@ void mgc_read_memstats(mgc_memstats *ms)
         frees += nf;
         alloc_bytes += nm * mgc__class_size[c];
         free_bytes += nf * mgc__class_size[c];
-        if (c < 61) {
+        if (c < (int)(sizeof ms->by_size / sizeof ms->by_size[0])) {
             ms->by_size[c].size = mgc__class_size[c];
             ms->by_size[c].mallocs = nm;
             ms->by_size[c].frees = nf;

@@ -13,8 +13,11 @@ typedef struct mgc_options {
     int64_t memlimit;  /* GOMEMLIMIT bytes; INT64_MAX = none */
     int gctrace;       /* GODEBUG=gctrace=N */
     int gccheckmark;   /* GODEBUG=gccheckmark=N */
-    int gomaxprocs;    /* GOMAXPROCS, default: CPUs */
+    int gomaxprocs;    /* GOMAXPROCS, default: CPUs; at most MGC_MAX_PROCS */
 } mgc_options;
+
+/* The most mark workers (GOMAXPROCS) mgc runs. */
+#define MGC_MAX_PROCS 256
 
 extern MGC_INTERNAL mgc_options mgc__opts;
 
