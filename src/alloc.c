@@ -126,6 +126,29 @@ static void write_heap_bits(uintptr_t p, const mgc_type *ty, size_t n)
     s->slot_types[mgc__span_index(s, p)] = ty;
 }
 
+/* A large object is its own pages: no header, no rounding beyond them.
+   room: the placement hint of mgc__heap_alloc_span, in pages. Inside a
+   no-suspend section; unzeroed, its span in *large. */
+static void *alloc_large(mgc_thread *t, size_t size, unsigned kind, const mgc_type *ty, size_t n,
+                         uintptr_t room, mgc_span **large)
+{
+    uintptr_t npages = size / MGC_PAGE_SIZE + (size % MGC_PAGE_SIZE != 0);
+    mgc_span *s = mgc__central_alloc_large(npages, kind, room);
+    if (!s)
+        return NULL;
+    if (kind == MGC_KIND_TYPED) {
+        s->large_type = ty;
+        s->large_count = n;
+    }
+    mgc__stat_add(&mgc__stats.large_nmalloc, 1);
+    mgc__stat_add(&mgc__stats.large_alloc_bytes, s->elemsize);
+    mgc__pacer_add_live((int64_t)s->elemsize);
+    if (mgc__pacer_should_trigger())
+        t->gc_wanted = 1;
+    *large = s;
+    return (void *)s->base;
+}
+
 /* Allocate inside a no-suspend section. Large objects come back unzeroed,
    their span in *large. */
 static void *alloc_in_cs(mgc_thread *t, size_t size, unsigned kind, const mgc_type *ty, size_t n,
@@ -148,27 +171,15 @@ static void *alloc_in_cs(mgc_thread *t, size_t size, unsigned kind, const mgc_ty
         write_heap_bits((uintptr_t)p, ty, n);
         return p;
     }
-    /* A large object is its own pages: no header, no rounding beyond them. */
-    uintptr_t npages = size / MGC_PAGE_SIZE + (size % MGC_PAGE_SIZE != 0);
-    mgc_span *s = mgc__central_alloc_large(npages, kind);
-    if (!s)
-        return NULL;
-    if (kind == MGC_KIND_TYPED) {
-        s->large_type = ty;
-        s->large_count = n;
-    }
-    mgc__stat_add(&mgc__stats.large_nmalloc, 1);
-    mgc__stat_add(&mgc__stats.large_alloc_bytes, s->elemsize);
-    mgc__pacer_add_live((int64_t)s->elemsize);
-    if (mgc__pacer_should_trigger())
-        t->gc_wanted = 1;
-    *large = s;
-    return (void *)s->base;
+    return alloc_large(t, size, kind, ty, n, 0, large);
 }
 
 /* zeroed false (raw): only for noscan storage that its user overwrites
-   before reading (the containers); the collector never reads it. */
-static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type *ty, size_t n, bool zeroed)
+   before reading (the containers); the collector never reads it. room
+   (pages) > 0: a large object whatever its size, placed by that hint
+   (mgc__alloc_growable_raw). */
+static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type *ty, size_t n, bool zeroed,
+                                     uintptr_t room)
 {
     mgc_thread *t = mgc__thread_current();
     if (size > mgc__heap.reserved) {
@@ -178,7 +189,7 @@ static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type 
     for (int attempt = 0;; attempt++) {
         mgc_span *large = NULL;
         mgc__cs_enter(t);
-        void *p = alloc_in_cs(t, size, kind, ty, n, &large, zeroed);
+        void *p = room ? alloc_large(t, size, kind, ty, n, room, &large) : alloc_in_cs(t, size, kind, ty, n, &large, zeroed);
         mgc__cs_exit(t);
         if (large && large->needzero && zeroed)
             memset(p, 0, large->elemsize);
@@ -210,7 +221,7 @@ static MGC_NOINLINE void *tiny_miss(mgc_thread *t, size_t size)
     }
     if (likely(p != NULL))
         return p;
-    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, true);
+    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, true, 0);
 }
 
 /* After the fast path found a stop pending: stop, then zero the slot. */
@@ -270,7 +281,7 @@ MGC_INLINE void *alloc_fast(mgc_thread *t, size_t size, unsigned kind, const boo
     return p;
 slow:
     mgc__cs_exit(t);
-    return alloc_slow(size, kind, NULL, 1, zeroed);
+    return alloc_slow(size, kind, NULL, 1, zeroed, 0);
 }
 
 void *mgc_alloc(size_t size)
@@ -278,7 +289,7 @@ void *mgc_alloc(size_t size)
     mgc_thread *t = mgc__self;
     if (likely(t != NULL) && likely(size <= MGC_SMALL_SIZE_MAX))
         return alloc_fast(t, size, MGC_KIND_SCAN, true);
-    return alloc_slow(size, MGC_KIND_SCAN, NULL, 1, true);
+    return alloc_slow(size, MGC_KIND_SCAN, NULL, 1, true, 0);
 }
 
 void *mgc_alloc_noscan(size_t size)
@@ -305,7 +316,7 @@ void *mgc_alloc_noscan(size_t size)
             return alloc_fast(t, size, MGC_KIND_NOSCAN, true);
         }
     }
-    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, true);
+    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, true, 0);
 }
 
 bool mgc__grow_in_place(void *ptr, size_t size, bool zeroed)
@@ -354,7 +365,15 @@ void *mgc__alloc_noscan_raw(size_t size)
         return mgc_alloc_noscan(size);
     if (likely(t != NULL) && size <= MGC_SMALL_SIZE_MAX)
         return alloc_fast(t, size, MGC_KIND_NOSCAN, false);
-    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, false);
+    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, false, 0);
+}
+
+void *mgc__alloc_growable_raw(size_t size, size_t room)
+{
+    if (size > mgc__heap.reserved)
+        return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, false, 0); /* ENOMEM */
+    uintptr_t pages = room / MGC_PAGE_SIZE + (room % MGC_PAGE_SIZE != 0);
+    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, false, pages ? pages : 1);
 }
 
 static void check_type(const mgc_type *t, const char *fn)
@@ -381,7 +400,7 @@ void *mgc_alloc_array(const mgc_type *t, size_t n)
     size_t size = t->size * n;
     if (t->ptrdata == 0)
         return mgc_alloc_noscan(size); /* no pointers: never scanned, as in Go */
-    return alloc_slow(size, MGC_KIND_TYPED, t, n, true);
+    return alloc_slow(size, MGC_KIND_TYPED, t, n, true, 0);
 }
 
 void *mgc_alloc_typed(const mgc_type *t) { return mgc_alloc_array(t, 1); }

@@ -32,6 +32,11 @@
 bool mgc__containers_free = true;
 
 #define BUF_MIN 16 /* the smallest noscan request that is not tiny */
+/* Storage of this size and up is a span of its own (one page and up),
+   placed with room for BUF_ROOM times its size where the heap has such a
+   place, and grows in place while the pages after it are free. */
+#define BUF_SPAN_MIN MGC_PAGE_SIZE
+#define BUF_ROOM 4
 
 static MGC_COLD MGC_NORETURN void null_buf(const char *fn)
 {
@@ -65,13 +70,16 @@ static MGC_NOINLINE char *grow(mgc_buf *b, size_t n, size_t *oldcap, const char 
     if (cap < need)
         cap = (size_t)1 << (64 - __builtin_clzll((unsigned long long)need - 1));
     /* Raw: every byte below len is copied or appended before it is read,
-       and what lies beyond len is not the caller's (detach clears it). */
-    if (b->data && mgc__grow_in_place(b->data, cap, false)) {
+       and what lies beyond len is not the caller's (detach clears it).
+       Growth in place hands the old storage back as surely as a free
+       does, so the no-free switch turns it off too. */
+    bool span = cap >= BUF_SPAN_MIN;
+    if (span && b->cap >= BUF_SPAN_MIN && mgc__containers_free && mgc__grow_in_place(b->data, cap, false)) {
         *oldcap = 0; /* grew where it was: no copy, nothing to free */
         b->cap = cap;
         return NULL;
     }
-    char *p = mgc__alloc_noscan_raw(cap);
+    char *p = span ? mgc__alloc_growable_raw(cap, cap * BUF_ROOM) : mgc__alloc_noscan_raw(cap);
     MGC_CHECK(p != NULL, "%s: out of memory growing buffer %p to %zu bytes", fn, (void *)b, cap);
     char *old = b->data;
     if (b->len)

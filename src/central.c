@@ -83,7 +83,7 @@ bool mgc__central_cache_span(unsigned spc, mgc_span **slot)
         s = sweep_for_room(c, &c->full[un], sg, &budget);
     if (!s) {
         unsigned sc = mgc__spanclass_sizeclass(spc);
-        s = mgc__heap_alloc_span(mgc__class_npages[sc], spc);
+        s = mgc__heap_alloc_span(mgc__class_npages[sc], spc, 0);
         if (!s) {
             mgc__unlock(&c->lock);
             return false;
@@ -128,13 +128,13 @@ void mgc__central_uncache_span(mgc_span **slot)
     mgc__unlock(&c->lock);
 }
 
-mgc_span *mgc__central_alloc_large(uintptr_t npages, unsigned kind)
+mgc_span *mgc__central_alloc_large(uintptr_t npages, unsigned kind, uintptr_t room)
 {
     unsigned spc = mgc__spanclass(0, kind);
     mgc_central *c = &mgc__central[spc];
     uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
     mgc__lock(&c->lock);
-    mgc_span *s = mgc__heap_alloc_span(npages, spc);
+    mgc_span *s = mgc__heap_alloc_span(npages, spc, room);
     if (s) {
         atomic_store_explicit(&s->sweepgen, sg, memory_order_relaxed);
         s->freeindex = 1; /* the one object is allocated */

@@ -114,10 +114,10 @@ static void check_size(const char *fn, uintptr_t p, const mgc_span *s, size_t si
     bool span_noscan = s->kind == MGC_KIND_NOSCAN || s->kind == MGC_KIND_TINY;
     if (!!noscan != span_noscan)
         bad_size(fn, p, s, size, noscan);
-    size_t need = mgc__alloc_need(size, s->kind == MGC_KIND_TINY ? MGC_KIND_NOSCAN : s->kind);
     if (s->large) {
-        if (need <= MGC_SMALL_MAX || size > s->elemsize ||
-            s->elemsize - mgc__round_up(size, MGC_PAGE_SIZE) != 0)
+        /* The size asked, rounded up to pages, is the span (a container's
+           growable storage is large at any size: mgc__alloc_growable_raw). */
+        if (size > s->elemsize || s->elemsize - mgc__round_up(size, MGC_PAGE_SIZE) != 0)
             bad_size(fn, p, s, size, noscan);
         return;
     }
@@ -126,6 +126,7 @@ static void check_size(const char *fn, uintptr_t p, const mgc_span *s, size_t si
             bad_size(fn, p, s, size, noscan);
         return;
     }
+    size_t need = mgc__alloc_need(size, s->kind);
     if (need > MGC_SMALL_MAX || mgc__size_to_class(need) != s->sizeclass)
         bad_size(fn, p, s, size, noscan);
 }

@@ -234,10 +234,17 @@ static void publish(mgc_span *s, uintptr_t idx, uintptr_t n)
         atomic_store_explicit(&H.spanmap[i], s, memory_order_release);
 }
 
-/* Allocate n pages; NONE if the heap cannot grow. Caller holds the lock. */
-static uintptr_t alloc_pages(uintptr_t n, bool *needzero)
+/* Allocate n pages; NONE if the heap cannot grow. With room > n, the
+   first run of room free pages is preferred, n taken at its start, so the
+   allocation can later grow in place (mgc__heap_extend_span); when the
+   mapped heap has no such run, plain first fit. Caller holds the lock. */
+static uintptr_t alloc_pages(uintptr_t n, uintptr_t room, bool *needzero)
 {
     uintptr_t idx, trail = 0;
+    if (room > n && (idx = find_pages(room, &trail)) != NONE) {
+        take_pages(idx, n, needzero);
+        return idx;
+    }
     while ((idx = find_pages(n, &trail)) == NONE) {
         if (!grow(n - trail))
             return NONE;
@@ -255,11 +262,11 @@ static void free_pages(uintptr_t idx, uintptr_t n)
     H.pages_inuse -= n;
 }
 
-mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass)
+mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t room)
 {
     bool needzero;
     mgc__lock(&H.lock);
-    uintptr_t idx = alloc_pages(npages, &needzero);
+    uintptr_t idx = alloc_pages(npages, room, &needzero);
     if (idx == NONE) {
         mgc__unlock(&H.lock);
         return NULL;

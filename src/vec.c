@@ -131,8 +131,10 @@ static MGC_NOINLINE void *grow(mgc_vec *v, size_t need, size_t *oldcap, const ch
     bool typed = scanned(v);
     size_t cap = mgc__containers_fit(bytes, typed) / esz;
     /* Large storage first tries to grow where it is (free pages after it):
-       no copy, nothing to free. A typed array's new part is zeroed. */
-    if (v->data && mgc__grow_in_place(v->data, cap * esz, typed)) {
+       no copy, nothing to free. A typed array's new part is zeroed. That
+       hands the old storage back as a free does: the no-free switch turns
+       it off. */
+    if (v->data && mgc__containers_free && mgc__grow_in_place(v->data, cap * esz, typed)) {
         *oldcap = 0;
         v->cap = cap;
         return NULL;

@@ -9,7 +9,7 @@
 static mgc_span *span(uintptr_t npages)
 {
     /* Large spans of kind noscan: class 0, so the heap sets elemsize. */
-    mgc_span *s = mgc__heap_alloc_span(npages, mgc__spanclass(0, MGC_KIND_NOSCAN));
+    mgc_span *s = mgc__heap_alloc_span(npages, mgc__spanclass(0, MGC_KIND_NOSCAN), 0);
     CHECK(s != NULL);
     CHECK_EQ(s->npages, npages);
     CHECK_EQ(s->elemsize, npages * MGC_PAGE_SIZE);
@@ -144,7 +144,7 @@ int main(void)
     CHECK_EQ(inuse - inuse2, (1 + 4 + 5 + 1500 + 100 + 600) * (uint64_t)MGC_PAGE_SIZE);
 
     /* The heap refuses what it cannot reserve. */
-    CHECK(mgc__heap_alloc_span(mgc__heap.reserved / MGC_PAGE_SIZE + 1, mgc__spanclass(0, MGC_KIND_NOSCAN)) == NULL);
+    CHECK(mgc__heap_alloc_span(mgc__heap.reserved / MGC_PAGE_SIZE + 1, mgc__spanclass(0, MGC_KIND_NOSCAN), 0) == NULL);
     mgc__cs_exit(t);
     return 0;
 }

@@ -46,12 +46,14 @@ typedef struct mgc_heap {
 extern MGC_INTERNAL mgc_heap mgc__heap;
 
 MGC_INTERNAL int mgc__heap_init(void);
-/* A span of npages for spanclass, initialised (span_init) and published in
-   the span map; for class 0, elemsize is npages pages. NULL when the heap
-   cannot grow. Takes the heap lock. */
 /* The summary of one chunk's 512 page bits (exposed for tests). */
 MGC_INTERNAL mgc_chunk_sum mgc__chunk_summary(const uint64_t *words);
-MGC_INTERNAL mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass);
+/* A span of npages for spanclass, initialised (span_init) and published in
+   the span map; for class 0, elemsize is npages pages. room > npages asks
+   for a place with room pages free from its start, if the mapped heap has
+   one (a hint for growth in place; nothing is reserved). NULL when the heap
+   cannot grow. Takes the heap lock. */
+MGC_INTERNAL mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t room);
 /* Grow a large span in place to npages if the pages after it are free (or
    can be committed at the top of the heap). *needzero: the new pages may
    hold old data. Takes the heap lock; the caller holds the span's central
