@@ -4,15 +4,16 @@
  * containers obey (containers.h).
  *
  * Storage is one noscan object whose size, the capacity, is a power of two
- * of at least 16 bytes. Every power of two from 16 bytes to 32 KiB is a
- * size class and every one from 8 KiB up is whole pages, so no byte of the
- * slot is wasted, and a request of 16 bytes or more is never a tiny block
- * (those cannot be freed). When an append does not fit, the buffer doubles
- * (or jumps to the power of two that fits): new storage, the bytes copied,
- * then the old storage freed with mgc_free_sized(old, cap, 1); large
- * storage with free pages after it grows in place instead (no copy, no
- * free: mgc__grow_in_place). On the same
- * thread the next request of the old size gets it back (free.c's LIFO
+ * of at least 16 bytes: a size-class slot below 8 KiB (every power of two
+ * from 16 bytes is a class), a span of its own from 8 KiB up (whole pages,
+ * mgc__alloc_growable_raw, placed with room for four times its size), so
+ * no byte is wasted, and a request of 16 bytes or more is never a tiny
+ * block (those cannot be freed). When an append does not fit, the buffer
+ * doubles (or jumps to the power of two that fits): a span with free pages
+ * after it grows in place (no copy, no free: mgc__grow_in_place, as
+ * realloc extends a chunk); otherwise new storage, the bytes copied, then
+ * the old storage freed with mgc_free_sized(old, cap, 1). On the same
+ * thread the next request of a small size gets it back (free.c's LIFO
  * reuse lists), so a program building one string after another recycles
  * the small steps of each build instead of leaving them to the collector,
  * which is what Go's runtime.free does for strings.Builder (issue 74299).
