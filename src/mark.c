@@ -224,10 +224,18 @@ MGC_INLINE void mark_word(marker *m, uintptr_t p, const int mode)
 
 /* ---- scanning ---------------------------------------------------------- */
 
+/* Most words of a conservative range (roots above all: a C library's data
+   segment, a stack) are not heap addresses: one compare against the heap's
+   bounds, held in registers, rejects them before mark_word reads the
+   marker. */
 MGC_NO_SANITIZE MGC_INLINE void scan_range(marker *m, uintptr_t lo, uintptr_t hi, const int mode)
 {
-    for (const uintptr_t *q = (const uintptr_t *)lo; q < (const uintptr_t *)hi; q++)
-        mark_word(m, *q, mode);
+    const uintptr_t base = m->base, mapped = m->mapped;
+    for (const uintptr_t *q = (const uintptr_t *)lo; q < (const uintptr_t *)hi; q++) {
+        uintptr_t p = *q;
+        if (p - base < mapped)
+            mark_word(m, p, mode);
+    }
 }
 
 /* Pointer words of elements of type t laid out from data, within [lo, hi). */
