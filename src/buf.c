@@ -4,8 +4,8 @@
  * containers obey (containers.h).
  *
  * Storage is one noscan object whose size, the capacity, is a power of two
- * of at least 16 bytes: a size-class slot below 8 KiB (every power of two
- * from 16 bytes is a class), a span of its own from 8 KiB up (whole pages,
+ * of at least 16 bytes: a size-class slot below 32 KiB (every power of two
+ * from 16 bytes is a class), a span of its own from 32 KiB up (whole pages,
  * mgc__alloc_growable_raw, placed with room for four times its size), so
  * no byte is wasted, and a request of 16 bytes or more is never a tiny
  * block (those cannot be freed). When an append does not fit, the buffer
@@ -33,10 +33,16 @@
 bool mgc__containers_free = true;
 
 #define BUF_MIN 16 /* the smallest noscan request that is not tiny */
-/* Storage of this size and up is a span of its own (one page and up),
-   placed with room for BUF_ROOM times its size where the heap has such a
-   place, and grows in place while the pages after it are free. */
-#define BUF_SPAN_MIN MGC_PAGE_SIZE
+/* Storage of this size and up is a span of its own, placed with room for
+   BUF_ROOM times its size where the heap has such a place, and grows in
+   place while the pages after it are free. 32 KiB: below it, a size-class
+   slot comes from the thread's cache without a global lock and is reused
+   LIFO; the 32 KiB class holds one object per span, so its allocations
+   take the central and heap locks anyway, and a span of its own costs no
+   more. From 8 KiB, a 64 KiB build got 3% faster still on one thread but
+   16 KiB builds on two threads 29% slower (the page heap's lock; medians
+   of 21 interleaved rounds, docs/benchmarks.md). */
+#define BUF_SPAN_MIN MGC_SMALL_MAX
 #define BUF_ROOM 4
 
 static MGC_COLD MGC_NORETURN void null_buf(const char *fn)

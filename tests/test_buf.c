@@ -5,7 +5,7 @@
    results (string, cstr, detach); growth freeing the old storage with its
    exact size (frees_explicit rises, and the next allocation of that size
    on this thread is the old address, LIFO) for small and large storage;
-   page-sized storage (8 KiB up) growing in place; the no-free switch
+   storage from 32 KiB up growing in place; the no-free switch
    neither freeing nor growing in place; contents of several MiB surviving many
    collections with garbage in between; many builds in a row keeping their
    results; mgc.h's inline append agreeing with the functions; and the
@@ -176,7 +176,7 @@ static void growth_frees(void)
 {
     int gogc = mgc_set_gc_percent(-1); /* no cycle may drop the reuse lists */
     mgc_buf b = MGC_BUF_INIT;
-    for (size_t cap = 16; cap <= 4096; cap *= 2) {
+    for (size_t cap = 16; cap <= 16384; cap *= 2) {
         while (mgc_buf_len(&b) < cap)
             mgc_buf_append_byte(&b, 'q');
         CHECK_EQ(mgc_buf_cap(&b), cap);
@@ -192,19 +192,19 @@ static void growth_frees(void)
         mgc_free(again);
         mgc_buf_truncate(&b, cap); /* drop the 'r' so the loop fills exactly */
     }
-    /* From 8 KiB the storage is a span of its own (page-sized, even below
-       32 KiB), placed with room after it: the step from 4 KiB moves (the 4
-       KiB slot freed, LIFO as above), then each doubling up to four times
-       the first span's size happens where the storage is, no copy and
-       nothing freed (the room is free, and nothing else allocates). */
-    while (mgc_buf_len(&b) < 8192)
+    /* From 32 KiB the storage is a span of its own (even at 32 KiB, a size
+       class), placed with room after it: the step from 16 KiB moves (the
+       16 KiB slot freed, LIFO as above), then each doubling up to four
+       times the first span's size happens where the storage is, no copy
+       and nothing freed (the room is free, and nothing else allocates). */
+    while (mgc_buf_len(&b) < 32768)
         mgc_buf_append_byte(&b, 's');
     char *span = mgc_buf_bytes(&b);
-    CHECK_EQ(mgc_buf_cap(&b), 8192);
+    CHECK_EQ(mgc_buf_cap(&b), 32768);
     CHECK(mgc__span_of((uintptr_t)span)->large && mgc__span_of((uintptr_t)span)->base == (uintptr_t)span);
-    CHECK_EQ(mgc_usable_size(span), 8192);
+    CHECK_EQ(mgc_usable_size(span), 32768);
     uint64_t fi = t_frees_explicit();
-    for (size_t cap = 8192; cap < 32768; cap *= 2) {
+    for (size_t cap = 32768; cap < 131072; cap *= 2) {
         while (mgc_buf_len(&b) < cap + 1)
             mgc_buf_append_byte(&b, (char)('a' + cap % 7));
         CHECK_EQ(mgc_buf_cap(&b), cap * 2);
@@ -213,7 +213,8 @@ static void growth_frees(void)
         CHECK_EQ(mgc_usable_size(span), cap * 2);
     }
     CHECK_EQ(t_frees_explicit(), fi);
-    CHECK(span[0] == 'q' && span[8191] == 's' && span[8192] == 'a' + 8192 % 7 && span[16384] == 'a' + 16384 % 7);
+    CHECK(span[0] == 'q' && span[32767] == 's' && span[32768] == 'a' + 32768 % 7 &&
+          span[65536] == 'a' + 65536 % 7);
     /* Large storage grows where it is when the pages after it are free;
        else it moves, its pages go back at once, and the next large request
        of that size gets them. Both, in turn: a blocker allocated right after
@@ -276,11 +277,11 @@ static void no_free_variant(void)
         CHECK(mgc_base(olds[i]) == olds[i]); /* still allocated: left to the collector */
     char *x = mgc_alloc_noscan(4096);
     CHECK(x != olds[n - 1]);
-    /* Nor does page-sized storage grow in place (that would hand the old
+    /* Nor does storage from 32 KiB grow in place (that would hand the old
        storage back as a free does): each doubling moves, the old one kept. */
     mgc_buf_init(&b);
-    mgc_buf_grow(&b, 8192);
-    for (size_t cap = 8192; cap <= 65536; cap *= 2) {
+    mgc_buf_grow(&b, 32768);
+    for (size_t cap = 32768; cap <= 262144; cap *= 2) {
         char *old = mgc_buf_bytes(&b);
         CHECK_EQ(mgc_buf_cap(&b), cap);
         mgc_buf_grow(&b, cap + 1);
@@ -478,16 +479,16 @@ static void d_free_detached(void *a)
     mgc_buf_append_str(&b, "!");
     mgc_free(old);
 }
-/* Page-sized storage that grew in place is one object of its new size:
+/* Storage that grew in place is one object of its new size:
    freeing it as the size it started at is caught. */
 static void d_span_size(void *a)
 {
     mgc_set_gc_percent(-1);
     mgc_buf b = MGC_BUF_INIT;
-    mgc_buf_grow(&b, 8192);
-    mgc_buf_grow(&b, 16384);
+    mgc_buf_grow(&b, 32768);
+    mgc_buf_grow(&b, 65536);
     char *d = mgc_buf_detach(&b, NULL);
-    mgc_free_sized(d, 8192, 1);
+    mgc_free_sized(d, 32768, 1);
 }
 
 static void aborts(void)
@@ -503,7 +504,7 @@ static void aborts(void)
     t_expect_abort(d_null_append_byte, NULL, "mgc_buf_append_byte: the buffer is NULL");
     t_expect_abort(d_garbage_append, NULL, "mgc_buf_append: buffer ");
     t_expect_abort(d_free_detached, NULL, "was already freed (double free)");
-    t_expect_abort(d_span_size, NULL, "was freed as 8192 noscan bytes, but it is a noscan object of 16384 bytes");
+    t_expect_abort(d_span_size, NULL, "was freed as 32768 noscan bytes, but it is a noscan object of 65536 bytes");
 }
 
 int main(void)
