@@ -30,11 +30,13 @@ mgc_gc mgc__gc MGC_STATE;
 void (*mgc__test_after_mark)(void);
 
 /* Waking helpers costs tens of microseconds; below about a megabyte of
-   live heap per worker, one worker finishes first. */
+   scanning per worker, one worker finishes first. The work is what the
+   last mark scanned: noscan objects are marked without being read, so a
+   heap of large strings needs no helpers however big it is. */
 static int choose_workers(void)
 {
     uint64_t per = 1 * MGC_MiB;
-    uint64_t want = 1 + mgc__pacer.heap_marked / per;
+    uint64_t want = 1 + mgc__gc.scan_work / per;
     int n = mgc__opts.gomaxprocs;
     return want < (uint64_t)n ? (int)want : n;
 }
@@ -45,10 +47,13 @@ void mgc__gc_stop_world(void)
     mgc__sweep_pause(); /* the background sweeper stops with the world */
 }
 
-void mgc__gc_start_world(void)
+uint64_t mgc__gc_start_world(void)
 {
     mgc__sweep_resume();
     mgc__stw_start();
+    uint64_t t = mgc__os_nanotime();
+    mgc__sweep_kick(); /* the world runs meanwhile: not part of the pause */
+    return t;
 }
 
 static MGC_NOINLINE void cycle(bool forced)
@@ -95,6 +100,8 @@ static MGC_NOINLINE void cycle(bool forced)
     atomic_store_explicit(&mgc__gc.phase, MGC_PHASE_OFF, memory_order_relaxed);
     c.heap1 = atomic_load_explicit(&mgc__pacer.heap_live, memory_order_relaxed);
     c.heap2 = res.marked_bytes;
+    mgc__gc.scan_work = res.scanned_bytes + res.stack_bytes + res.global_bytes;
+    mgc__gc.last_nworkers = res.nworkers;
     c.stack_bytes = res.stack_bytes;
     c.global_bytes = res.global_bytes;
     c.mark_cpu_ns = res.cpu_ns;
@@ -105,8 +112,7 @@ static MGC_NOINLINE void cycle(bool forced)
     mgc__pacer_commit(res.marked_bytes, res.stack_bytes, res.global_bytes);
     c.goal = atomic_load_explicit(&mgc__pacer.goal, memory_order_relaxed);
     mgc__sweep_begin(nspans);
-    mgc__gc_start_world();
-    c.t_end = mgc__os_nanotime();
+    c.t_end = mgc__gc_start_world();
     c.pause_ns = c.t_end - c.t_start;
 
     /* 5. Sweeping runs from here, lazily and in the background. */

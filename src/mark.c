@@ -63,7 +63,7 @@ typedef struct marker {
     uintptr_t last_base, last_bytes;
     work *stk; /* local stack, LOCAL_CAP entries; this worker only */
     size_t n;
-    uint64_t marked_bytes, stack_bytes, global_bytes, cpu_ns;
+    uint64_t marked_bytes, scanned_bytes, stack_bytes, global_bytes, cpu_ns;
     uint32_t gen_seen; /* helpers: the start_gen they last ran */
 } marker;
 
@@ -219,6 +219,7 @@ MGC_INLINE void mark_word(marker *m, uintptr_t p, const int mode)
     m->marked_bytes += s->elemsize;
     if (s->kind == MGC_KIND_NOSCAN || s->kind == MGC_KIND_TINY)
         return;
+    m->scanned_bytes += s->elemsize;
     push(m, s->base + idx * s->elemsize, s->elemsize << 1 | (s->kind == MGC_KIND_TYPED));
 }
 
@@ -441,7 +442,7 @@ static void run(const mgc_root *roots, size_t nroots, int nworkers, int mode, mg
     for (int i = 0; i < nworkers; i++) {
         marker *m = W.markers[i];
         m->n = 0;
-        m->marked_bytes = m->stack_bytes = m->global_bytes = m->cpu_ns = 0;
+        m->marked_bytes = m->scanned_bytes = m->stack_bytes = m->global_bytes = m->cpu_ns = 0;
     }
     atomic_store_explicit(&W.finished, 0, memory_order_relaxed);
     if (nworkers > 1) {
@@ -459,6 +460,7 @@ static void run(const mgc_root *roots, size_t nroots, int nworkers, int mode, mg
         for (int i = 0; i < nworkers; i++) {
             marker *m = W.markers[i];
             res->marked_bytes += m->marked_bytes;
+            res->scanned_bytes += m->scanned_bytes;
             res->stack_bytes += m->stack_bytes;
             res->global_bytes += m->global_bytes;
             res->cpu_ns += m->cpu_ns;

@@ -141,9 +141,10 @@ void mgc__sweep_pause(void)
         mgc__arch_pause();
 }
 
-void mgc__sweep_resume(void)
+void mgc__sweep_resume(void) { atomic_store_explicit(&SW.paused, 0, memory_order_seq_cst); }
+
+void mgc__sweep_kick(void)
 {
-    atomic_store_explicit(&SW.paused, 0, memory_order_seq_cst);
     if (atomic_load_explicit(&SW.unswept, memory_order_acquire)) {
         atomic_fetch_add_explicit(&SW.gen, 1, memory_order_release);
         mgc__os_futex_wake(&SW.gen, 1);
@@ -238,7 +239,7 @@ void mgc__sweep_prepare(void)
 
 void mgc__sweep_begin(uint64_t nspans)
 {
-    /* The background sweeper starts at mgc__sweep_resume. */
+    /* The background sweeper starts at mgc__sweep_kick. */
     atomic_store_explicit(&SW.unswept, nspans, memory_order_release);
 }
 

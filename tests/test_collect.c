@@ -1,5 +1,8 @@
 /* mgc_collect: returns only after a full cycle that started after the call,
-   sweeping included; callers at the same time share one cycle. */
+   sweeping included; callers at the same time share one cycle. The number
+   of mark workers follows the last cycle's scan work, not the marked
+   bytes: a heap of large noscan objects is marked by one. */
+#include "internal/env.h"
 #include "internal/gc.h"
 #include "internal/sweep.h"
 #include "testing.h"
@@ -37,6 +40,46 @@ static void *queue_collect(void *arg)
     return NULL;
 }
 
+/* Live data for the worker choice, reachable from these globals. */
+typedef struct cell {
+    struct cell *next;
+    uint64_t pad[7];
+} cell;
+static cell *g_list;
+static void *g_blobs[64];
+
+static void workers_follow_scan_work(void)
+{
+    if (mgc__opts.gomaxprocs < 2) {
+        printf("workers_follow_scan_work: skipped, GOMAXPROCS=%d\n", mgc__opts.gomaxprocs);
+        return;
+    }
+    /* 4 MiB of conservatively scanned cells: the next cycle has work for
+       more than one worker. */
+    for (size_t i = 0; i < (4u << 20) / sizeof(cell); i++) {
+        cell *c = mgc_alloc(sizeof *c);
+        CHECK(c != NULL);
+        c->next = g_list;
+        g_list = c;
+    }
+    mgc_collect(); /* measures the work */
+    mgc_collect(); /* sized by it */
+    CHECK_MSG(mgc__gc.last_nworkers == 2, "4 MiB of scan objects marked by %d workers", mgc__gc.last_nworkers);
+    /* 8 MiB of noscan blobs and nothing else: nothing to scan, one worker,
+       though more bytes are marked than before. */
+    g_list = NULL;
+    for (int i = 0; i < 64; i++)
+        CHECK((g_blobs[i] = mgc_alloc_noscan(128 << 10)) != NULL);
+    mgc_collect();
+    mgc_collect();
+    mgc_memstats ms;
+    mgc_read_memstats(&ms);
+    CHECK_MSG(ms.heap_marked >= (8u << 20), "heap_marked %llu", (unsigned long long)ms.heap_marked);
+    CHECK_MSG(mgc__gc.last_nworkers == 1, "8 MiB of noscan objects marked by %d workers",
+              mgc__gc.last_nworkers);
+    memset(g_blobs, 0, sizeof g_blobs);
+}
+
 int main(void)
 {
     CHECK_EQ(mgc_init(), 0);
@@ -71,5 +114,7 @@ int main(void)
         pthread_join(t[i], NULL);
     mgc_read_memstats(&m1);
     CHECK_EQ(m1.num_forced_gc - m0.num_forced_gc, 1);
+
+    workers_follow_scan_work();
     return 0;
 }

@@ -30,6 +30,8 @@ typedef struct mgc_gc {
     _Atomic uint64_t cycles_started;  /* written under lock */
     _Atomic uint64_t cycles_done;     /* written under lock */
     uint64_t start_ns;                /* monotonic time of mgc_init; immutable */
+    uint64_t scan_work;               /* bytes the last mark scanned (objects and roots); lock */
+    int last_nworkers;                /* workers the last mark used; lock */
 } mgc_gc;
 
 extern MGC_INTERNAL mgc_gc mgc__gc;
@@ -58,9 +60,11 @@ MGC_INTERNAL void mgc__gc_maybe(void);
 /* Run a full cycle and finish its sweep (OOM path). Outside no-suspend. */
 MGC_INTERNAL void mgc__gc_full(void);
 /* Stop the world and the background sweeper with it (every stop does
-   both: sweep.c's invariant); start both again. gc lock held. */
+   both: sweep.c's invariant); start both again, returning the time the
+   world was running again (the background sweeper is woken after it, the
+   world running). gc lock held. */
 MGC_INTERNAL void mgc__gc_stop_world(void);
-MGC_INTERNAL void mgc__gc_start_world(void);
+MGC_INTERNAL uint64_t mgc__gc_start_world(void);
 MGC_INTERNAL void mgc__gc_fork_prepare(void);
 MGC_INTERNAL void mgc__gc_fork_parent(void);
 MGC_INTERNAL void mgc__gc_fork_child(void);
