@@ -200,35 +200,35 @@ void mgc_vec_init_noscan(mgc_vec *v, size_t elem_size)
 
 /* ---- elements ---------------------------------------------------------- */
 
+/* n more elements copied from elems (zeros if NULL), growing first if
+   needed; returns where the first one went. The old storage is freed
+   after the copy: elems may lie in it. */
+static void *append_n(mgc_vec *v, const void *elems, size_t n, const char *fn)
+{
+    MGC_CHECK(n <= MGC_CONTAINERS_MAX - v->len, "%s: vector %p cannot hold %zu more elements", fn, (void *)v, n);
+    void *old = NULL;
+    size_t oldcap = 0;
+    if (unlikely(n > v->cap - v->len))
+        old = grow(v, v->len + n, &oldcap, fn);
+    char *dst = elem_at(v, v->len);
+    store(v, dst, elems, n);
+    v->len += n;
+    release(v, old, oldcap);
+    return dst;
+}
+
 void *mgc_vec_push(mgc_vec *v, const void *elem)
 {
     check(v, "mgc_vec_push");
-    void *old = NULL;
-    size_t oldcap = 0;
-    if (unlikely(v->len == v->cap))
-        old = grow(v, v->len + 1, &oldcap, "mgc_vec_push");
-    char *dst = elem_at(v, v->len);
-    store(v, dst, elem, 1); /* elem may be in old: still there */
-    v->len++;
-    release(v, old, oldcap);
-    return dst;
+    return append_n(v, elem, 1, "mgc_vec_push");
 }
 
 void mgc_vec_append(mgc_vec *v, const void *elems, size_t n)
 {
     check(v, "mgc_vec_append");
     MGC_CHECK(elems || !n, "mgc_vec_append: %zu elements from NULL into vector %p", n, (void *)v);
-    if (!n)
-        return;
-    MGC_CHECK(n <= MGC_CONTAINERS_MAX - v->len, "mgc_vec_append: vector %p cannot hold %zu more elements",
-              (void *)v, n);
-    void *old = NULL;
-    size_t oldcap = 0;
-    if (n > v->cap - v->len)
-        old = grow(v, v->len + n, &oldcap, "mgc_vec_append");
-    store(v, elem_at(v, v->len), elems, n);
-    v->len += n;
-    release(v, old, oldcap);
+    if (n)
+        append_n(v, elems, n, "mgc_vec_append");
 }
 
 void mgc_vec_pop(mgc_vec *v, void *out)
