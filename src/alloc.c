@@ -189,7 +189,8 @@ static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type 
     for (int attempt = 0;; attempt++) {
         mgc_span *large = NULL;
         mgc__cs_enter(t);
-        void *p = room ? alloc_large(t, size, kind, ty, n, room, &large) : alloc_in_cs(t, size, kind, ty, n, &large, zeroed);
+        void *p = room ? alloc_large(t, size, kind, ty, n, room, &large)
+                       : alloc_in_cs(t, size, kind, ty, n, &large, zeroed);
         mgc__cs_exit(t);
         if (large && large->needzero && zeroed)
             memset(p, 0, large->elemsize);
@@ -370,8 +371,8 @@ void *mgc__alloc_noscan_raw(size_t size)
 
 void *mgc__alloc_growable_raw(size_t size, size_t room)
 {
-    if (size > mgc__heap.reserved)
-        return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, false, 0); /* ENOMEM */
+    /* At least one page, so that the request takes the large path; a hint
+       beyond the heap finds no run and falls back to first fit. */
     uintptr_t pages = room / MGC_PAGE_SIZE + (room % MGC_PAGE_SIZE != 0);
     return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, false, pages ? pages : 1);
 }

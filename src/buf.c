@@ -80,13 +80,13 @@ static MGC_NOINLINE char *grow(mgc_buf *b, size_t n, size_t *oldcap, const char 
        and what lies beyond len is not the caller's (detach clears it).
        Growth in place hands the old storage back as surely as a free
        does, so the no-free switch turns it off too. */
-    bool span = cap >= BUF_SPAN_MIN;
-    if (span && b->cap >= BUF_SPAN_MIN && mgc__containers_free && mgc__grow_in_place(b->data, cap, false)) {
+    if (b->cap >= BUF_SPAN_MIN && mgc__containers_free && mgc__grow_in_place(b->data, cap, false)) {
         *oldcap = 0; /* grew where it was: no copy, nothing to free */
         b->cap = cap;
         return NULL;
     }
-    char *p = span ? mgc__alloc_growable_raw(cap, cap * BUF_ROOM) : mgc__alloc_noscan_raw(cap);
+    char *p = cap < BUF_SPAN_MIN ? mgc__alloc_noscan_raw(cap)
+                                 : mgc__alloc_growable_raw(cap, cap <= SIZE_MAX / BUF_ROOM ? cap * BUF_ROOM : cap);
     MGC_CHECK(p != NULL, "%s: out of memory growing buffer %p to %zu bytes", fn, (void *)b, cap);
     char *old = b->data;
     if (b->len)
