@@ -54,20 +54,10 @@ static void workers_follow_scan_work(void)
         printf("workers_follow_scan_work: skipped, GOMAXPROCS=%d\n", mgc__opts.gomaxprocs);
         return;
     }
-    /* 4 MiB of conservatively scanned cells: the next cycle has work for
-       more than one worker. */
-    for (size_t i = 0; i < (4u << 20) / sizeof(cell); i++) {
-        cell *c = mgc_alloc(sizeof *c);
-        CHECK(c != NULL);
-        c->next = g_list;
-        g_list = c;
-    }
-    mgc_collect(); /* measures the work */
-    mgc_collect(); /* sized by it */
-    CHECK_MSG(mgc__gc.last_nworkers == 2, "4 MiB of scan objects marked by %d workers", mgc__gc.last_nworkers);
-    /* 8 MiB of noscan blobs and nothing else: nothing to scan, one worker,
-       though more bytes are marked than before. */
-    g_list = NULL;
+    /* First 8 MiB of noscan blobs and no other new data (nothing has to
+       die, so no stale stack word can keep scan objects alive): the work
+       is the roots (data segments and stacks; under ASan its own run to
+       megabytes) and the few objects of earlier tests, not the blobs. */
     for (int i = 0; i < 64; i++)
         CHECK((g_blobs[i] = mgc_alloc_noscan(128 << 10)) != NULL);
     mgc_collect();
@@ -76,8 +66,6 @@ static void workers_follow_scan_work(void)
     mgc_memstats ms;
     mgc_read_memstats(&ms);
     CHECK_MSG(ms.heap_marked >= (8u << 20), "heap_marked %llu", (unsigned long long)ms.heap_marked);
-    /* The work is the roots (data segments and stacks: under ASan its own
-       run to megabytes) and the few scanned objects, not the blobs. */
     uint64_t roots = ms.gc_scan_stack_bytes + ms.gc_scan_global_bytes;
     CHECK_MSG(work - roots < (1u << 20), "scan work %llu with %llu of roots: the noscan blobs counted",
               (unsigned long long)work, (unsigned long long)roots);
@@ -88,6 +76,23 @@ static void workers_follow_scan_work(void)
               (unsigned long long)work, mgc__gc.last_nworkers);
     if (roots < (1u << 20) - (64u << 10))
         CHECK_EQ(mgc__gc.last_nworkers, 1);
+    /* Then 4 MiB of conservatively scanned cells: work for two workers. */
+    for (size_t i = 0; i < (4u << 20) / sizeof(cell); i++) {
+        cell *c = mgc_alloc(sizeof *c);
+        CHECK(c != NULL);
+        c->next = g_list;
+        g_list = c;
+    }
+    mgc_collect(); /* measures the work */
+    work = mgc__gc.scan_work;
+    mgc_collect(); /* sized by it */
+    CHECK_MSG(work >= (4u << 20), "scan work %llu", (unsigned long long)work);
+    want = 1 + (int)(work >> 20);
+    if (want > mgc__opts.gomaxprocs)
+        want = mgc__opts.gomaxprocs;
+    CHECK_MSG(want >= 2 && mgc__gc.last_nworkers == want, "4 MiB of scan objects marked by %d workers",
+              mgc__gc.last_nworkers);
+    g_list = NULL;
     memset(g_blobs, 0, sizeof g_blobs);
 }
 
