@@ -1,6 +1,7 @@
 // ctest-label: unit
 /* The page heap: first-fit page allocation, coalescing of freed runs, the
-   address -> span map, growth, and the "still zero from the OS" tracking. */
+   address -> span map, growth, the "still zero from the OS" tracking, and
+   the placement hint for spans that grow in place. */
 #include "internal/gc.h"
 #include "internal/heap.h"
 #include "internal/threads.h"
@@ -142,6 +143,35 @@ int main(void)
     uint64_t inuse2;
     mgc__heap_read_stats(&sys, &inuse2, &nspans);
     CHECK_EQ(inuse - inuse2, (1 + 4 + 5 + 1500 + 100 + 600) * (uint64_t)MGC_PAGE_SIZE);
+
+    /* The placement hint (room): a span that is to grow in place goes to
+       the first run of `room` free pages, skipping smaller holes, and does
+       grow there; without a hint, first fit takes the hole; with a hint no
+       run in the mapped heap satisfies, first fit too, and the heap does
+       not grow for it. */
+    mgc_span *x = span(2), *y = span(1);
+    uintptr_t hole = x->base;
+    CHECK_EQ(y->base, hole + 2 * MGC_PAGE_SIZE);
+    mgc__heap_free_span(x); /* a 2-page hole below y */
+    mgc_span *r = mgc__heap_alloc_span(1, mgc__spanclass(0, MGC_KIND_NOSCAN), 4);
+    CHECK(r != NULL && r->base > y->base);
+    for (uintptr_t k = 1; k < 4; k++)
+        CHECK(mgc__span_of(r->base + k * MGC_PAGE_SIZE) == NULL);
+    bool nz;
+    CHECK(mgc__heap_extend_span(r, 4, &nz));
+    CHECK_EQ(r->npages, 4);
+    check_map(r);
+    mgc_span *h1 = span(1);
+    CHECK_EQ(h1->base, hole);
+    uintptr_t mapped1 = atomic_load(&mgc__heap.mapped);
+    mgc_span *h2 = mgc__heap_alloc_span(1, mgc__spanclass(0, MGC_KIND_NOSCAN), mapped1 / MGC_PAGE_SIZE + 1000);
+    CHECK(h2 != NULL);
+    CHECK_EQ(h2->base, hole + MGC_PAGE_SIZE);
+    CHECK_EQ(atomic_load(&mgc__heap.mapped), mapped1);
+    mgc__heap_free_span(r);
+    mgc__heap_free_span(h1);
+    mgc__heap_free_span(h2);
+    mgc__heap_free_span(y);
 
     /* The heap refuses what it cannot reserve. */
     CHECK(mgc__heap_alloc_span(mgc__heap.reserved / MGC_PAGE_SIZE + 1, mgc__spanclass(0, MGC_KIND_NOSCAN), 0) == NULL);
