@@ -115,7 +115,8 @@ MGC_API void *mgc_base(const void *p);
 /* Hand an object back at once. A small object goes on this thread's reuse
    list: the next allocation of its size class and kind on this thread gets
    it first (LIFO), zeroed; if none comes before the next collection, the
-   collector reclaims it. A large object (> 32 KiB) returns its pages to the
+   collector reclaims it. A large object (> 32 KiB, or an mgc_buf's storage
+   from 32 KiB, mgc_buf_detach's result included) returns its pages to the
    heap at once. Tiny objects (noscan, < 16 bytes) share blocks: freeing one
    is a no-op, the collector reclaims it. NULL is ignored.
    Safe in any phase of the collector, from any thread. The program must

@@ -12,8 +12,10 @@
  *     from mcentral (cache.c) if needed; the slot is zeroed inside the
  *     section (a stop may wait for up to 32 KiB of memset, a microsecond
  *     or so);
- *   - large (> 32 KiB): a span of its own from the page heap, zeroed
- *     outside the no-suspend section so a stop never waits for that memset.
+ *   - large (> 32 KiB, and a container's growable storage from 32 KiB,
+ *     mgc__alloc_growable_raw): a span of its own from the page heap,
+ *     zeroed outside the no-suspend section so a stop never waits for that
+ *     memset.
  * Only what may hold old data is zeroed: fresh pages from the OS are zero.
  *
  * Typed objects: up to 512 bytes their pointer words go into the span's
@@ -194,6 +196,8 @@ static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type 
         mgc__cs_exit(t);
         if (large && large->needzero && zeroed)
             memset(p, 0, large->elemsize);
+        else if (large && large->needzero)
+            MGC_TRACK_UNDEFINED(p, large->elemsize); /* raw: old bytes */
         if (t->gc_wanted) {
             t->gc_wanted = 0;
             mgc__gc_maybe();
@@ -352,6 +356,8 @@ bool mgc__grow_in_place(void *ptr, size_t size, bool zeroed)
     mgc__cs_exit(t);
     if (ok && zeroed && needzero)
         memset((char *)ptr + old, 0, s->elemsize - old);
+    else if (ok && zeroed)
+        MGC_TRACK_DEFINED((char *)ptr + old, s->elemsize - old); /* zero from the OS */
     if (t->gc_wanted) {
         t->gc_wanted = 0;
         mgc__gc_maybe();

@@ -37,11 +37,12 @@ bool mgc__containers_free = true;
    BUF_ROOM times its size where the heap has such a place, and grows in
    place while the pages after it are free. 32 KiB: below it, a size-class
    slot comes from the thread's cache without a global lock and is reused
-   LIFO; the 32 KiB class holds one object per span, so its allocations
-   take the central and heap locks anyway, and a span of its own costs no
-   more. From 8 KiB, a 64 KiB build got 3% faster still on one thread but
-   16 KiB builds on two threads 29% slower (the page heap's lock; medians
-   of 21 interleaved rounds, docs/benchmarks.md). */
+   LIFO, where a span takes the central and heap locks to be allocated,
+   extended and freed. Measured on two threads building results of 16 and
+   32 KiB (medians of 31 interleaved rounds, docs/benchmarks.md): from 8
+   KiB, 46% and 30% slower than with no growable storage; from 16 KiB,
+   even and 17% slower; from 32 KiB, even at both. On one thread a 64 KiB
+   build gains 3% more from 8 or 16 KiB than from 32. */
 #define BUF_SPAN_MIN MGC_SMALL_MAX
 #define BUF_ROOM 4
 
@@ -85,8 +86,11 @@ static MGC_NOINLINE char *grow(mgc_buf *b, size_t n, size_t *oldcap, const char 
         b->cap = cap;
         return NULL;
     }
-    char *p = cap < BUF_SPAN_MIN ? mgc__alloc_noscan_raw(cap)
-                                 : mgc__alloc_growable_raw(cap, cap <= SIZE_MAX / BUF_ROOM ? cap * BUF_ROOM : cap);
+    /* Placed for growth only when it may grow in place: with the switch off
+       the storage is what a program without the free would get. */
+    char *p = cap < BUF_SPAN_MIN || !mgc__containers_free
+                  ? mgc__alloc_noscan_raw(cap)
+                  : mgc__alloc_growable_raw(cap, cap <= SIZE_MAX / BUF_ROOM ? cap * BUF_ROOM : cap);
     MGC_CHECK(p != NULL, "%s: out of memory growing buffer %p to %zu bytes", fn, (void *)b, cap);
     char *old = b->data;
     if (b->len)

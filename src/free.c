@@ -108,7 +108,9 @@ static MGC_COLD MGC_NORETURN void bad_size(const char *fn, uintptr_t p, const mg
 }
 
 /* mgc_free_sized's promise: the object is of kind `noscan` and `size` bytes
-   would have been given this span's size class. */
+   would have been given this span's size class; for a large span, size
+   rounded up to pages is the span (any size: a container's growable
+   storage is large from 32 KiB). */
 static void check_size(const char *fn, uintptr_t p, const mgc_span *s, size_t size, int noscan)
 {
     bool span_noscan = s->kind == MGC_KIND_NOSCAN || s->kind == MGC_KIND_TINY;

@@ -101,7 +101,6 @@ static MGC_NOINLINE void cycle(bool forced)
     c.heap1 = atomic_load_explicit(&mgc__pacer.heap_live, memory_order_relaxed);
     c.heap2 = res.marked_bytes;
     mgc__gc.scan_work = res.scanned_bytes + res.stack_bytes + res.global_bytes;
-    mgc__gc.last_nworkers = res.nworkers;
     c.stack_bytes = res.stack_bytes;
     c.global_bytes = res.global_bytes;
     c.mark_cpu_ns = res.cpu_ns;

@@ -237,7 +237,12 @@ static void publish(mgc_span *s, uintptr_t idx, uintptr_t n)
 /* Allocate n pages; NONE if the heap cannot grow. With room > n, the
    first run of room free pages is preferred, n taken at its start, so the
    allocation can later grow in place (mgc__heap_extend_span); when the
-   mapped heap has no such run, plain first fit. Caller holds the lock. */
+   mapped heap has no such run, plain first fit. Nothing is kept free: the
+   next allocation that finds no earlier hole goes right after the span
+   (two buffers growing at once take turns, and neither grows in place).
+   Aligning each to its room would keep them apart, but spreads results
+   that never grow over four times the pages: a 64 KiB builder's
+   presized variant 10-17% slower, measured. Caller holds the lock. */
 static uintptr_t alloc_pages(uintptr_t n, uintptr_t room, bool *needzero)
 {
     uintptr_t idx, trail = 0;
@@ -302,9 +307,9 @@ bool mgc__heap_extend_span(mgc_span *s, uintptr_t npages, bool *needzero)
     }
     take_pages(end, extra, needzero);
     publish(s, end, extra);
+    MGC_TRACK_RESIZE(s->base, s->elemsize, npages * MGC_PAGE_SIZE); /* the same block, larger */
     s->npages = (uint32_t)npages;
     s->elemsize = npages * MGC_PAGE_SIZE;
-    MGC_TRACK_ALLOC(s->base + (uintptr_t)(npages - extra) * MGC_PAGE_SIZE, extra * MGC_PAGE_SIZE);
     mgc__unlock(&H.lock);
     return true;
 }

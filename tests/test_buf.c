@@ -215,6 +215,16 @@ static void growth_frees(void)
     CHECK_EQ(t_frees_explicit(), fi);
     CHECK(span[0] == 'q' && span[32767] == 's' && span[32768] == 'a' + 32768 % 7 &&
           span[65536] == 'a' + 65536 % 7);
+    /* Exactly 32 KiB of such storage is a 4-page large object, which
+       mgc_free_sized takes with its size (a size class's size). */
+    mgc_buf tmp = MGC_BUF_INIT;
+    mgc_buf_grow(&tmp, 32768);
+    char *d32 = mgc_buf_detach(&tmp, NULL);
+    CHECK(mgc__span_of((uintptr_t)d32)->large && mgc_usable_size(d32) == 32768);
+    uint64_t fl32 = frees_explicit_large();
+    mgc_free_sized(d32, 32768, 1);
+    CHECK_EQ(frees_explicit_large() - fl32, 1);
+    CHECK(mgc_base(d32) == NULL);
     /* Large storage grows where it is when the pages after it are free;
        else it moves, its pages go back at once, and the next large request
        of that size gets them. Both, in turn: a blocker allocated right after
@@ -479,8 +489,8 @@ static void d_free_detached(void *a)
     mgc_buf_append_str(&b, "!");
     mgc_free(old);
 }
-/* Storage that grew in place is one object of its new size:
-   freeing it as the size it started at is caught. */
+/* Storage from 32 KiB is a large object whatever its size: freed with
+   the size it was grown to (in place or not), not the one it started at. */
 static void d_span_size(void *a)
 {
     mgc_set_gc_percent(-1);

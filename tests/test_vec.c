@@ -368,6 +368,11 @@ static void no_free_variant(void)
         mgc_vec_push_ptr(&v, NULL);
     }
     CHECK(n >= 10);
+    /* Every growth moved, large storage too: growth in place would hand
+       the old storage back as a free does. */
+    for (int i = 1; i < n; i++)
+        CHECK_MSG(olds[i] != olds[i - 1], "growth %d stayed at %p with the frees off", i, olds[i]);
+    CHECK(mgc_vec_data(&v) != olds[n - 1]);
     mgc_vec_free(&v);
     CHECK_EQ(t_frees_explicit(), f0);
     for (int i = 0; i < n; i++)

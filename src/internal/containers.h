@@ -19,9 +19,9 @@
    and grow large storage in place when the pages after it are free (a
    free of the old storage fused with the allocation, as realloc's).
    false: neither; they leave old storage to the collector, as a program
-   without explicit free would. Set only by the benchmark (bench/containers) and by the
-   tests of this switch, while no container is in use; read without
-   synchronisation. Defined in buf.c. */
+   without explicit free would. Set only by the benchmark
+   (bench/containers) and by the tests of this switch, while no container
+   is in use; read without synchronisation. Defined in buf.c. */
 extern MGC_INTERNAL bool mgc__containers_free;
 
 /* Free what a container no longer uses: size bytes asked at allocation

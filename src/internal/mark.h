@@ -13,7 +13,9 @@
 
 typedef struct mgc_mark_result {
     uint64_t marked_bytes;  /* slot bytes of marked objects */
-    uint64_t scanned_bytes; /* of those, the ones scanned (not noscan or tiny) */
+    uint64_t scanned_bytes; /* of those, the ones scanned (not noscan or tiny); an
+                               upper bound for typed objects, of which only the
+                               pointer words are read */
     uint64_t stack_bytes;   /* stack roots scanned */
     uint64_t global_bytes;  /* other roots scanned */
     uint64_t cpu_ns;        /* CPU time of all workers */

@@ -5,7 +5,8 @@
  * A span class is a size class and an object kind: sizeclass << 2 | kind.
  * Go splits scan/noscan; mgc also keeps typed (precisely scanned) objects
  * and tiny blocks apart, because each kind is scanned, or described, its
- * own way. Size class 0 means a large object (> 32 KiB) with a span of its own.
+ * own way. Size class 0 means a large object (> 32 KiB, or a container's
+ * growable storage from 32 KiB) with a span of its own.
  */
 #ifndef MGC_SIZECLASS_H
 #define MGC_SIZECLASS_H

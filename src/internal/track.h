@@ -6,6 +6,10 @@
  *   MGC_TRACK_ALLOC_RAW(p, n) the same, its bytes undefined (containers'
  *                            noscan storage, which they overwrite)
  *   MGC_TRACK_UNDEFINED(p, n) an allocated object's bytes become undefined
+ *   MGC_TRACK_RESIZE(p, o, n) the object at p grows in place from o to n
+ *                            bytes, the new ones undefined
+ *   MGC_TRACK_DEFINED(p, n)  bytes of an object become defined (zero pages
+ *                            fresh from the OS, which no store made so)
  *   MGC_TRACK_FREE(p, n)     an object is freed (by the sweeper or by hand)
  *   MGC_TRACK_NOACCESS(p, n) pages that hold no object (fresh or freed)
  *   MGC_TRACK_QUIET_BEGIN/END  the collector is about to read the program's
@@ -29,6 +33,8 @@
 #define MGC_TRACK_ALLOC(p, n) ASAN_UNPOISON_MEMORY_REGION((void *)(p), (n))
 #define MGC_TRACK_ALLOC_RAW(p, n) ASAN_UNPOISON_MEMORY_REGION((void *)(p), (n))
 #define MGC_TRACK_UNDEFINED(p, n) ((void)(p), (void)(n))
+#define MGC_TRACK_RESIZE(p, o, n) ASAN_UNPOISON_MEMORY_REGION((char *)(p) + (o), (n) - (o))
+#define MGC_TRACK_DEFINED(p, n) ((void)(p), (void)(n))
 #define MGC_TRACK_FREE(p, n) ASAN_POISON_MEMORY_REGION((void *)(p), (n))
 #define MGC_TRACK_NOACCESS(p, n) ASAN_POISON_MEMORY_REGION((void *)(p), (n))
 #define MGC_TRACK_QUIET_BEGIN() ((void)0)
@@ -39,6 +45,8 @@
 #define MGC_TRACK_ALLOC(p, n) do { VALGRIND_MALLOCLIKE_BLOCK((void *)(p), (n), 0, 1); } while (0)
 #define MGC_TRACK_ALLOC_RAW(p, n) do { VALGRIND_MALLOCLIKE_BLOCK((void *)(p), (n), 0, 0); } while (0)
 #define MGC_TRACK_UNDEFINED(p, n) do { (void)VALGRIND_MAKE_MEM_UNDEFINED((void *)(p), (n)); } while (0)
+#define MGC_TRACK_RESIZE(p, o, n) do { VALGRIND_RESIZEINPLACE_BLOCK((void *)(p), (o), (n), 0); } while (0)
+#define MGC_TRACK_DEFINED(p, n) do { (void)VALGRIND_MAKE_MEM_DEFINED((void *)(p), (n)); } while (0)
 #define MGC_TRACK_FREE(p, n) do { (void)(n); VALGRIND_FREELIKE_BLOCK((void *)(p), 0); } while (0)
 #define MGC_TRACK_NOACCESS(p, n) do { (void)VALGRIND_MAKE_MEM_NOACCESS((void *)(p), (n)); } while (0)
 #define MGC_TRACK_QUIET_BEGIN() do { VALGRIND_DISABLE_ERROR_REPORTING; } while (0)
@@ -48,6 +56,8 @@
 #define MGC_TRACK_ALLOC(p, n) ((void)(p), (void)(n))
 #define MGC_TRACK_ALLOC_RAW(p, n) ((void)(p), (void)(n))
 #define MGC_TRACK_UNDEFINED(p, n) ((void)(p), (void)(n))
+#define MGC_TRACK_RESIZE(p, o, n) ((void)(p), (void)(o), (void)(n))
+#define MGC_TRACK_DEFINED(p, n) ((void)(p), (void)(n))
 #define MGC_TRACK_FREE(p, n) ((void)(p), (void)(n))
 #define MGC_TRACK_NOACCESS(p, n) ((void)(p), (void)(n))
 #define MGC_TRACK_QUIET_BEGIN() ((void)0)

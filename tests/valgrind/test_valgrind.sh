@@ -1,7 +1,8 @@
 #!/bin/sh
 # Build mgc with Valgrind client requests (MGC_VALGRIND=1) and check under
 # memcheck that a clean program reports nothing and that reads of objects
-# freed by hand or reclaimed by the collector are reported.
+# freed by hand (small, large, grown in place) or reclaimed by the collector
+# are reported.
 # Needs valgrind: installed when missing and root, else skipped (exit 77).
 # Usage: test_valgrind.sh <source-dir>
 set -u
@@ -29,7 +30,7 @@ if [ $status -ne 0 ]; then
   echo "FAIL: memcheck reported errors on a clean program (exit $status)"
   exit 1
 fi
-for mode in uaf-free uaf-large uaf-gc; do
+for mode in uaf-free uaf-large uaf-gc uaf-grown; do
   valgrind -q --error-exitcode=3 "$tmp/vgprog" $mode >"$tmp/$mode.out" 2>&1
   status=$?
   if [ $status -ne 3 ] || ! grep -q "Invalid read" "$tmp/$mode.out"; then
@@ -43,4 +44,4 @@ for mode in uaf-free uaf-large uaf-gc; do
     exit 1
   fi
 done
-echo "valgrind test ok: clean run silent, 3 kinds of use after free reported"
+echo "valgrind test ok: clean run silent, 4 kinds of use after free reported"
