@@ -41,7 +41,9 @@ struct mgc_span {
     uintptr_t base;     /* first byte; immutable while in use */
     uint32_t freeindex; /* slots below are allocated */
     uint32_t nelems;    /* immutable while in use */
-    uintptr_t elemsize; /* slot bytes (large: npages * 8 KiB); immutable */
+    uintptr_t elemsize; /* slot bytes (large: npages * 8 KiB); immutable, but a large
+                           span's grows with npages in mgc__heap_extend_span, under
+                           its central lock and the heap lock, while its owner holds it */
     uint32_t divmagic;  /* slot = (off * divmagic) >> 32; 0 for large spans */
     uint8_t needzero;   /* slots may hold old data: zero before handing out */
     uint8_t kind;       /* enum mgc_kind; immutable */
@@ -70,7 +72,7 @@ struct mgc_span {
     uint32_t alloc_count;      /* allocated slots as of the last sweep/uncache; central lock */
     uint32_t cache_alloc_count; /* alloc_count when it was cached (stats); owner */
     uint32_t cache_freeindex;  /* freeindex when cached during mark (allocate-black); owner */
-    uint32_t npages;           /* immutable */
+    uint32_t npages;           /* immutable, but grows with a large span's elemsize */
     uint32_t allspans_index;   /* heap lock */
     uint8_t list;              /* which central list holds it (MGC_LIST_*); central lock */
     uint8_t cached_in_mark;    /* cached while marking: blacken on uncache; owner */
