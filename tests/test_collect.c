@@ -1,7 +1,7 @@
 /* mgc_collect: returns only after a full cycle that started after the call,
    sweeping included; callers at the same time share one cycle. The number
    of mark workers follows the last cycle's scan work, not the marked
-   bytes: a heap of large noscan objects is marked by one. */
+   bytes: a heap of large noscan objects adds no workers. */
 #include "internal/env.h"
 #include "internal/gc.h"
 #include "internal/stats.h"
@@ -76,7 +76,7 @@ static void workers_follow_scan_work(void)
         want = mgc__opts.gomaxprocs;
     CHECK_MSG(mgc__stats.last.nworkers == want, "8 MiB of noscan objects (%llu bytes of scan work) marked by %d workers",
               (unsigned long long)work, mgc__stats.last.nworkers);
-    /* Then 4 MiB of conservatively scanned cells: work for two workers. */
+    /* Then 4 MiB of conservatively scanned cells: work for more than one. */
     for (size_t i = 0; i < (4u << 20) / sizeof(cell); i++) {
         cell *c = mgc_alloc(sizeof *c);
         CHECK(c != NULL);
