@@ -55,11 +55,7 @@ static long tree_nodes(int depth)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3)
-        bench_usage("binary_trees <drop|free> <max_depth>");
-    int do_free = bench_mode_free(argv[1]);
-    if (do_free < 0)
-        bench_usage("binary_trees <drop|free> <max_depth>");
+    int do_free = bench_args(argc, argv, 2, "binary_trees <drop|free> <max_depth>");
     int max_depth = atoi(argv[2]);
     if (max_depth < 6)
         max_depth = 6;

@@ -95,11 +95,7 @@ static inline uint64_t key_of(uint64_t slot, uint16_t gen)
 int main(int argc, char **argv)
 {
     const char *usage = "churn <drop|free> <live_mib> <rounds>";
-    if (argc != 4)
-        bench_usage(usage);
-    do_free = bench_mode_free(argv[1]);
-    if (do_free < 0)
-        bench_usage(usage);
+    do_free = bench_args(argc, argv, 3, usage);
     uint64_t live_mib = strtoull(argv[2], NULL, 0);
     int rounds = atoi(argv[3]);
     if (live_mib < 1 || rounds < 0 || rounds > 60000)

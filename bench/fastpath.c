@@ -99,11 +99,7 @@ static void *worker(void *a)
 int main(int argc, char **argv)
 {
     const char *usage = "fastpath <drop|free> <pairs|batch> <threads 1|2> <ops_scale>";
-    if (argc != 5)
-        bench_usage(usage);
-    do_free = bench_mode_free(argv[1]);
-    if (do_free < 0)
-        bench_usage(usage);
+    do_free = bench_args(argc, argv, 4, usage);
     if (strcmp(argv[2], "pairs") == 0)
         batch = 0;
     else if (strcmp(argv[2], "batch") == 0)

@@ -106,11 +106,7 @@ static long time_construction(int depth)
 int main(int argc, char **argv)
 {
     const char *usage = "gcbench <drop|free> <stretch_depth> <long_lived_depth> <max_depth> <array_size>";
-    if (argc != 6)
-        bench_usage(usage);
-    do_free = bench_mode_free(argv[1]);
-    if (do_free < 0)
-        bench_usage(usage);
+    do_free = bench_args(argc, argv, 5, usage);
     stretch_depth = atoi(argv[2]);
     int long_lived_depth = atoi(argv[3]), max_depth = atoi(argv[4]);
     long array_size = atol(argv[5]);

@@ -41,11 +41,7 @@ static void keep(void *p)
 int main(int argc, char **argv)
 {
     const char *usage = "mixed <drop|free> <requests> <ring_slots>";
-    if (argc != 4)
-        bench_usage(usage);
-    do_free = bench_mode_free(argv[1]);
-    if (do_free < 0)
-        bench_usage(usage);
+    do_free = bench_args(argc, argv, 3, usage);
     long requests = atol(argv[2]);
     ring_n = strtoull(argv[3], NULL, 0);
     if (requests < 100 || ring_n < 1)

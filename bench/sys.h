@@ -189,6 +189,19 @@ BENCH_FN int bench_mode_free(const char *mode)
     return -1; /* a workload-specific mode */
 }
 
+/* The start of every drop/free workload's main: nargs arguments after the
+   program name, the first a mode of bench_mode_free; anything else prints
+   usage and exits 64. Returns whether the run frees. */
+BENCH_FN int bench_args(int argc, char **argv, int nargs, const char *usage)
+{
+    if (argc != nargs + 1)
+        bench_usage(usage);
+    int f = bench_mode_free(argv[1]);
+    if (f < 0)
+        bench_usage(usage);
+    return f;
+}
+
 /* ---- collector statistics ------------------------------------------------ */
 
 /* Pauses are kept in an anonymous mapping: neither collector scans it, and
