@@ -33,10 +33,7 @@ func treeNodes(depth int) int64 { return (2 << depth) - 1 }
 
 func main() {
 	const u = "binary_trees <drop> <max_depth>"
-	if len(os.Args) != 3 {
-		usage(u)
-	}
-	checkMode(os.Args[1])
+	checkArgs(u, 2)
 	maxDepth, err := strconv.Atoi(os.Args[2])
 	if err != nil {
 		usage(u)

@@ -46,10 +46,7 @@ func build(target int, exact bool) []byte {
 
 func main() {
 	const u = "builder <drop|exact> <result_bytes> <total_bytes>"
-	if len(os.Args) != 4 {
-		usage(u)
-	}
-	checkMode(os.Args[1], "exact")
+	checkArgs(u, 3, "exact")
 	exact := os.Args[1] == "exact"
 	target, err1 := strconv.Atoi(os.Args[2])
 	total, err2 := strconv.Atoi(os.Args[3])

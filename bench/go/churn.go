@@ -74,10 +74,7 @@ func keyOf(slot uint64, gen uint16) uint64 { return uint64(gen)<<40 | slot }
 
 func main() {
 	const u = "churn <drop> <live_mib> <rounds>"
-	if len(os.Args) != 4 {
-		usage(u)
-	}
-	checkMode(os.Args[1])
+	checkArgs(u, 3)
 	liveMiB, err1 := strconv.ParseUint(os.Args[2], 10, 64)
 	rounds, err2 := strconv.Atoi(os.Args[3])
 	if err1 != nil || err2 != nil || liveMiB < 1 || rounds < 0 || rounds > 60000 {

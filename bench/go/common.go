@@ -40,6 +40,15 @@ func skip(reason string) {
 	os.Exit(77)
 }
 
+// checkArgs is the start of every port's main: nargs arguments after the
+// program name (else usage u), the first a mode checkMode accepts.
+func checkArgs(u string, nargs int, extra ...string) {
+	if len(os.Args) != nargs+1 {
+		usage(u)
+	}
+	checkMode(os.Args[1], extra...)
+}
+
 // checkMode accepts drop (the only mode Go has: no explicit free) and
 // skips anything else.
 func checkMode(mode string, extra ...string) {

@@ -53,10 +53,7 @@ func opsFor(s int, scale float64) int64 {
 
 func main() {
 	const u = "fastpath <drop> <pairs|batch> <threads 1|2> <ops_scale>"
-	if len(os.Args) != 5 {
-		usage(u)
-	}
-	checkMode(os.Args[1])
+	checkArgs(u, 4)
 	batch := os.Args[2] == "batch"
 	if !batch && os.Args[2] != "pairs" {
 		usage(u)

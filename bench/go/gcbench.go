@@ -75,10 +75,7 @@ func timeConstruction(depth int) int64 {
 
 func main() {
 	const u = "gcbench <drop> <stretch_depth> <long_lived_depth> <max_depth> <array_size>"
-	if len(os.Args) != 6 {
-		usage(u)
-	}
-	checkMode(os.Args[1])
+	checkArgs(u, 5)
 	var a [4]int
 	for i := range a {
 		v, err := strconv.Atoi(os.Args[2+i])

@@ -77,10 +77,7 @@ func newSmall(sz int, x uint64) unsafe.Pointer {
 
 func main() {
 	const u = "mixed <drop> <requests> <ring_slots>"
-	if len(os.Args) != 4 {
-		usage(u)
-	}
-	checkMode(os.Args[1])
+	checkArgs(u, 3)
 	requests, err1 := strconv.Atoi(os.Args[2])
 	ringN, err2 := strconv.Atoi(os.Args[3])
 	if err1 != nil || err2 != nil || requests < 100 || ringN < 1 {
