@@ -676,6 +676,17 @@ static void sb_json_num(sbuf *b, double v)
         sb_printf(b, "%.9g", v);
 }
 
+/* ", \"runs\": [v0, v1, ...]": the n values of a run series. */
+static void sb_json_runs(sbuf *b, const double *v, int n)
+{
+    sb_printf(b, ", \"runs\": [");
+    for (int k = 0; k < n; k++) {
+        sb_printf(b, k ? ", " : "");
+        sb_json_num(b, v[k]);
+    }
+    sb_printf(b, "]");
+}
+
 /* Keys of a workload's RESULT lines that get their own column, in order of
    first appearance. The collector keys have fixed columns. */
 static int is_fixed_key(const char *k)
@@ -912,28 +923,16 @@ static void emit_json_row(sbuf *j, case_res *c, row *r)
         sb_json_num(j, r->lo);
         sb_printf(j, ", \"max\": ");
         sb_json_num(j, r->hi);
-        sb_printf(j, ", \"runs\": [");
-        for (int k = 0; k < r->n; k++) {
-            sb_printf(j, k ? ", " : "");
-            sb_json_num(j, r->wall[k]);
-        }
-        sb_printf(j, "]}, \"cpu_s\": {\"median\": ");
+        sb_json_runs(j, r->wall, r->n);
+        sb_printf(j, "}, \"cpu_s\": {\"median\": ");
         sb_json_num(j, r->cpu_med);
-        sb_printf(j, ", \"runs\": [");
-        for (int k = 0; k < r->n; k++) {
-            sb_printf(j, k ? ", " : "");
-            sb_json_num(j, r->cpu[k]);
-        }
-        sb_printf(j, "]}, \"ratio_vs_mgc\": ");
+        sb_json_runs(j, r->cpu, r->n);
+        sb_printf(j, "}, \"ratio_vs_mgc\": ");
         sb_json_num(j, ref ? r->med / ref->med : NAN);
         sb_printf(j, ",\n         \"peak_rss_kib\": {\"median\": ");
         sb_json_num(j, r->rss_med);
-        sb_printf(j, ", \"runs\": [");
-        for (int k = 0; k < r->n; k++) {
-            sb_printf(j, k ? ", " : "");
-            sb_json_num(j, r->rss_kib[k]);
-        }
-        sb_printf(j, "]}, \"rss_ratio_vs_mgc\": ");
+        sb_json_runs(j, r->rss_kib, r->n);
+        sb_printf(j, "}, \"rss_ratio_vs_mgc\": ");
         sb_json_num(j, ref ? r->rss_med / ref->rss_med : NAN);
         sb_printf(j, ",\n         \"metrics\": {");
         for (int m = 0; m < r->nm; m++) {
@@ -954,12 +953,8 @@ static void emit_json_row(sbuf *j, case_res *c, row *r)
             sb_json_num(j, mmin(r->m[m].v, r->n));
             sb_printf(j, ", \"max\": ");
             sb_json_num(j, mmax(r->m[m].v, r->n));
-            sb_printf(j, ", \"runs\": [");
-            for (int k = 0; k < r->n; k++) {
-                sb_printf(j, k ? ", " : "");
-                sb_json_num(j, r->m[m].v[k]);
-            }
-            sb_printf(j, "]}");
+            sb_json_runs(j, r->m[m].v, r->n);
+            sb_printf(j, "}");
         }
         sb_printf(j, "}");
     }
