@@ -68,11 +68,10 @@ typedef struct marker {
 } marker;
 
 static struct {
-    pthread_mutex_t mu; /* guards full, freebufs, nidle, done */
+    pthread_mutex_t mu; /* guards full, freebufs, nidle */
     pthread_cond_t cv;
     workbuf *full, *freebufs;
-    int nidle;
-    bool done;
+    int nidle; /* marking is over when it reaches nworkers: no one leaves idle then */
     _Atomic int idle_hint; /* mirror of nidle, read without the lock */
     /* One mark's set-up: written by the collector before it bumps start_gen
        (release), read by helpers after their acquire load of it. */
@@ -142,14 +141,13 @@ static bool get_work(marker *m)
         W.nidle++;
         atomic_store_explicit(&W.idle_hint, W.nidle, memory_order_relaxed);
         if (W.nidle == W.nworkers) {
-            W.done = true;
             pthread_cond_broadcast(&W.cv);
             pthread_mutex_unlock(&W.mu);
             return false;
         }
-        while (!W.full && !W.done)
+        while (!W.full && W.nidle < W.nworkers)
             pthread_cond_wait(&W.cv, &W.mu);
-        if (W.done) {
+        if (W.nidle == W.nworkers) {
             pthread_mutex_unlock(&W.mu);
             return false;
         }
@@ -444,7 +442,6 @@ static void run(const mgc_root *roots, size_t nroots, int nworkers, int mode, mg
     atomic_store_explicit(&W.next_root, 0, memory_order_relaxed);
     W.nworkers = nworkers;
     W.nidle = 0;
-    W.done = false;
     atomic_store_explicit(&W.idle_hint, 0, memory_order_relaxed);
     W.mode = nworkers > 1 ? MODE_PARALLEL : mode;
     for (int i = 0; i < nworkers; i++) {

@@ -150,7 +150,7 @@ size_t mgc__roots_collect(mgc_root **out)
     MGC_FOR_EACH_THREAD(t)
     {
         uintptr_t lo = t->stop_sp;
-        if (t->stack_unknown) {
+        if (mgc__thread_stack_unknown(t)) {
             /* Stopped on an alternate signal stack: scan it from the stop
                point, and the whole thread stack, whose depth at the switch
                is unknown. A pthread stack is mapped whole; the main

@@ -58,7 +58,6 @@ __thread mgc_thread *mgc__self __attribute__((tls_model("initial-exec")));
 static void stop_self(mgc_thread *t, uint32_t e, uintptr_t sp)
 {
     t->stop_sp = sp;
-    t->stack_unknown = sp < t->stack_lo || sp >= t->stack_hi;
     atomic_store_explicit(&t->stopped_epoch, e, memory_order_relaxed);
     /* release: stop_sp, regs and every write the thread made to its cache
        and the heap happen-before the collector's acquire of acks. */
@@ -176,7 +175,6 @@ void mgc__thread_save_self(mgc_thread *t, uintptr_t sp)
 {
     t->stop_sp = sp;
     t->nregs = 0;
-    t->stack_unknown = sp < t->stack_lo || sp >= t->stack_hi;
 }
 
 void mgc__threads_starting_roots(void (*fn)(void *ctx, uintptr_t lo, uintptr_t hi), void *ctx)

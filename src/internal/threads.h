@@ -35,7 +35,6 @@ typedef struct mgc_thread {
     _Atomic uint8_t in_cs;           /* owner; read by its own signal handler */
     _Atomic uint8_t suspend_pending; /* set by the handler, cleared by the owner */
     uint8_t gc_wanted;               /* owner: a slow path saw the trigger crossed */
-    uint8_t stack_unknown;           /* stop_sp outside [stack_lo, stack_hi) */
 
     pthread_t pthread;   /* immutable */
     int tid;             /* immutable */
@@ -46,7 +45,7 @@ typedef struct mgc_thread {
     uintptr_t stop_sp;
     uintptr_t regs[MGC_ARCH_MAX_REGS];
     size_t nregs;
-    /* When stopped on an alternate signal stack (stack_unknown): its range,
+    /* When stopped on an alternate signal stack (mgc__thread_stack_unknown): its range,
        from sigaltstack. Same protocol as stop_sp. */
     uintptr_t alt_lo, alt_hi;
     _Atomic uint32_t stopped_epoch; /* epoch of its last acknowledged stop */
@@ -58,6 +57,13 @@ typedef struct mgc_thread {
 } mgc_thread;
 
 extern __thread mgc_thread *mgc__self __attribute__((tls_model("initial-exec")));
+
+/* The thread stopped with its stack pointer outside its stack (on an
+   alternate signal stack): how deep its own stack was is unknown. */
+MGC_INLINE bool mgc__thread_stack_unknown(const mgc_thread *t)
+{
+    return t->stop_sp < t->stack_lo || t->stop_sp >= t->stack_hi;
+}
 
 MGC_INTERNAL void mgc__thread_stop_deferred(mgc_thread *t);
 
