@@ -66,18 +66,25 @@ static void *alloc_small(mgc_thread *t, unsigned spc, bool zeroed)
     return p;
 }
 
-/* The tiny allocator. size 1..15. Inside a no-suspend section. */
-static void *alloc_tiny(mgc_thread *t, size_t size)
+/* The tiny allocator, size 1..15, inside a no-suspend section: bump within
+   the current 16-byte block (false if it does not fit; inline in
+   mgc_alloc_noscan too, and a flag rather than NULL so that the fast path
+   tests nothing twice), else a new block. */
+MGC_INLINE bool tiny_bump(mgc_mcache *c, size_t size, void **p)
+{
+    uintptr_t off = mgc__round_up(c->tinyoffset, 8);
+    if (unlikely(off + size > MGC_TINY_SIZE))
+        return false;
+    c->tinyoffset = off + size;
+    __atomic_store_n(c->tiny_desc, (uint8_t)(*c->tiny_desc | mgc__tiny_desc_bits(off, size)), __ATOMIC_RELAXED);
+    c->tiny_allocs++;
+    *p = (void *)(c->tiny + off);
+    return true;
+}
+
+static void *tiny_new_block(mgc_thread *t, size_t size)
 {
     mgc_mcache *c = &t->cache;
-    uintptr_t off = mgc__round_up(c->tinyoffset, 8);
-    if (off + size <= MGC_TINY_SIZE) {
-        c->tinyoffset = off + size;
-        __atomic_store_n(c->tiny_desc, (uint8_t)(*c->tiny_desc | mgc__tiny_desc_bits(off, size)),
-                         __ATOMIC_RELAXED);
-        c->tiny_allocs++;
-        return (void *)(c->tiny + off);
-    }
     void *block = alloc_small(t, MGC_TINY_SPANCLASS, true);
     if (!block)
         return NULL;
@@ -91,6 +98,21 @@ static void *alloc_tiny(mgc_thread *t, size_t size)
         c->tiny_desc = desc;
     }
     return block;
+}
+
+static void *alloc_tiny(mgc_thread *t, size_t size)
+{
+    void *p;
+    return tiny_bump(&t->cache, size, &p) ? p : tiny_new_block(t, size);
+}
+
+/* After a no-suspend section: the collection a slow path found due. */
+MGC_INLINE void gc_if_wanted(mgc_thread *t)
+{
+    if (unlikely(t->gc_wanted)) {
+        t->gc_wanted = 0;
+        mgc__gc_maybe();
+    }
 }
 
 /* Replace the bits under mask in *w, atomically: a heap-bits word covers
@@ -198,10 +220,7 @@ static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type 
             memset(p, 0, large->elemsize);
         else if (large && large->needzero)
             MGC_TRACK_UNDEFINED(p, large->elemsize); /* raw: old bytes */
-        if (t->gc_wanted) {
-            t->gc_wanted = 0;
-            mgc__gc_maybe();
-        }
+        gc_if_wanted(t);
         if (p)
             return p;
         if (attempt) {
@@ -213,17 +232,14 @@ static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type 
 }
 
 /* The inline tiny path found no room in the current block: a new block,
-   taken in the no-suspend section the caller entered (alloc_tiny), without
-   the slow path's second lookup; the slow path only when the heap must
-   grow or collect first. */
+   taken in the no-suspend section the caller entered, without the slow
+   path's second lookup; the slow path only when the heap must grow or
+   collect first. */
 static MGC_NOINLINE void *tiny_miss(mgc_thread *t, size_t size)
 {
-    void *p = alloc_tiny(t, size);
+    void *p = tiny_new_block(t, size);
     mgc__cs_exit(t);
-    if (unlikely(t->gc_wanted)) {
-        t->gc_wanted = 0;
-        mgc__gc_maybe();
-    }
+    gc_if_wanted(t);
     if (likely(p != NULL))
         return p;
     return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, true, 0);
@@ -303,15 +319,9 @@ void *mgc_alloc_noscan(size_t size)
     if (likely(t != NULL)) {
         if (size < MGC_TINY_SIZE) {
             size_t sz = size ? size : 1;
-            mgc_mcache *c = &t->cache;
             mgc__cs_enter(t);
-            uintptr_t off = mgc__round_up(c->tinyoffset, 8);
-            if (likely(off + sz <= MGC_TINY_SIZE)) {
-                c->tinyoffset = off + sz;
-                __atomic_store_n(c->tiny_desc, (uint8_t)(*c->tiny_desc | mgc__tiny_desc_bits(off, sz)),
-                                 __ATOMIC_RELAXED);
-                c->tiny_allocs++;
-                void *p = (void *)(c->tiny + off);
+            void *p;
+            if (likely(tiny_bump(&t->cache, sz, &p))) {
                 if (mgc__cs_leave(t))
                     return stop_then_zero(t, p, false, 0);
                 return p;
@@ -358,10 +368,7 @@ bool mgc__grow_in_place(void *ptr, size_t size, bool zeroed)
         memset((char *)ptr + old, 0, s->elemsize - old);
     else if (ok && zeroed)
         MGC_TRACK_DEFINED((char *)ptr + old, s->elemsize - old); /* zero from the OS */
-    if (t->gc_wanted) {
-        t->gc_wanted = 0;
-        mgc__gc_maybe();
-    }
+    gc_if_wanted(t);
     return ok;
 }
 
@@ -377,10 +384,10 @@ void *mgc__alloc_noscan_raw(size_t size)
 
 void *mgc__alloc_growable_raw(size_t size, size_t room)
 {
-    /* At least one page, so that the request takes the large path; a hint
-       beyond the heap finds no run and falls back to first fit. */
+    /* A hint beyond the heap finds no run and falls back to first fit. */
+    MGC_ASSERT(room >= size && size >= MGC_TINY_SIZE);
     uintptr_t pages = room / MGC_PAGE_SIZE + (room % MGC_PAGE_SIZE != 0);
-    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, false, pages ? pages : 1);
+    return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, false, pages);
 }
 
 static void check_type(const mgc_type *t, const char *fn)

@@ -78,10 +78,8 @@ static MGC_NOINLINE char *grow(mgc_buf *b, size_t n, size_t *oldcap, const char 
     if (cap < need)
         cap = (size_t)1 << (64 - __builtin_clzll((unsigned long long)need - 1));
     /* Raw: every byte below len is copied or appended before it is read,
-       and what lies beyond len is not the caller's (detach clears it).
-       Growth in place hands the old storage back as surely as a free
-       does, so the no-free switch turns it off too. */
-    if (b->cap >= BUF_SPAN_MIN && mgc__containers_free && mgc__grow_in_place(b->data, cap, false)) {
+       and what lies beyond len is not the caller's (detach clears it). */
+    if (b->cap >= BUF_SPAN_MIN && mgc__containers_grow_in_place(b->data, cap, false)) {
         *oldcap = 0; /* grew where it was: no copy, nothing to free */
         b->cap = cap;
         return NULL;

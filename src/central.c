@@ -137,7 +137,7 @@ mgc_span *mgc__central_alloc_large(uintptr_t npages, unsigned kind, uintptr_t ro
     mgc_span *s = mgc__heap_alloc_span(npages, spc, room);
     if (s) {
         atomic_store_explicit(&s->sweepgen, sg, memory_order_relaxed);
-        s->freeindex = 1; /* the one object is allocated */
+        mgc__span_set_freeindex(s, 1); /* the one object is allocated */
         s->alloc_cache = 0;
         s->alloc_count = 1;
         if (atomic_load_explicit(&mgc__gc.phase, memory_order_relaxed) == MGC_PHASE_MARK)

@@ -117,9 +117,7 @@ static void check_size(const char *fn, uintptr_t p, const mgc_span *s, size_t si
     if (!!noscan != span_noscan)
         bad_size(fn, p, s, size, noscan);
     if (s->large) {
-        /* The size asked, rounded up to pages, is the span (a container's
-           growable storage is large at any size: mgc__alloc_growable_raw). */
-        if (size > s->elemsize || s->elemsize - mgc__round_up(size, MGC_PAGE_SIZE) != 0)
+        if (mgc__round_up(size, MGC_PAGE_SIZE) != s->elemsize)
             bad_size(fn, p, s, size, noscan);
         return;
     }

@@ -36,7 +36,7 @@ void (*mgc__test_after_mark)(void);
 static int choose_workers(void)
 {
     uint64_t per = 1 * MGC_MiB;
-    uint64_t want = 1 + mgc__gc.scan_work / per;
+    uint64_t want = 1 + mgc__pacer_scan_work() / per;
     int n = mgc__opts.gomaxprocs;
     return want < (uint64_t)n ? (int)want : n;
 }
@@ -100,7 +100,6 @@ static MGC_NOINLINE void cycle(bool forced)
     atomic_store_explicit(&mgc__gc.phase, MGC_PHASE_OFF, memory_order_relaxed);
     c.heap1 = atomic_load_explicit(&mgc__pacer.heap_live, memory_order_relaxed);
     c.heap2 = res.marked_bytes;
-    mgc__gc.scan_work = res.scanned_bytes + res.stack_bytes + res.global_bytes;
     c.stack_bytes = res.stack_bytes;
     c.global_bytes = res.global_bytes;
     c.mark_cpu_ns = res.cpu_ns;
@@ -108,7 +107,7 @@ static MGC_NOINLINE void cycle(bool forced)
     uint64_t sys, inuse, nspans;
     mgc__heap_read_stats(&sys, &inuse, &nspans);
     atomic_fetch_add_explicit(&mgc__gc.sweepgen, 2, memory_order_release);
-    mgc__pacer_commit(res.marked_bytes, res.stack_bytes, res.global_bytes);
+    mgc__pacer_commit(res.marked_bytes, res.scanned_bytes, res.stack_bytes, res.global_bytes);
     c.goal = atomic_load_explicit(&mgc__pacer.goal, memory_order_relaxed);
     mgc__sweep_begin(nspans);
     c.t_end = mgc__gc_start_world();

@@ -9,7 +9,11 @@
  * page that may be free; summaries let it skip full chunks and join runs
  * across chunk borders without reading their bits. Address order keeps the
  * heap compact and makes `zeroed` (the high-water mark of pages ever handed
- * out) a good test for "these pages are still zero from the OS".
+ * out) a good test for "these pages are still zero from the OS". Two
+ * departures, for storage that grows (mgc_buf, realloc): a placement hint
+ * (room) prefers the first run that long, skipping smaller holes, and a
+ * large span extends in place over the free pages after it
+ * (mgc__heap_extend_span).
  *
  * Invariants (all under heap.lock):
  *   - sums[c] always describes pagebits of chunk c;
@@ -226,8 +230,9 @@ static void take_pages(uintptr_t idx, uintptr_t n, bool *needzero)
     H.pages_inuse += n;
 }
 
-/* Point the span map's entries for pages [idx, idx + n) at s (release:
-   a lock-free lookup that finds s sees it initialised). */
+/* Point the span map's entries for pages [idx, idx + n) at s, or at NULL
+   when they are freed (release: a lock-free lookup that finds s sees it
+   initialised). */
 static void publish(mgc_span *s, uintptr_t idx, uintptr_t n)
 {
     for (uintptr_t i = idx; i < idx + n; i++)
@@ -319,8 +324,7 @@ void mgc__heap_free_span(mgc_span *s)
 {
     uintptr_t idx = (s->base - H.base) >> MGC_PAGE_SHIFT;
     mgc__lock(&H.lock);
-    for (uintptr_t i = 0; i < s->npages; i++)
-        atomic_store_explicit(&H.spanmap[idx + i], NULL, memory_order_relaxed);
+    publish(NULL, idx, s->npages);
     mgc_span *last = H.allspans[--H.nallspans];
     H.allspans[s->allspans_index] = last;
     last->allspans_index = s->allspans_index;

@@ -36,7 +36,6 @@
 #define OBLET (128 * 1024)
 #define WB_N 512
 #define LOCAL_CAP 8192
-#define MAX_WORKERS MGC_MAX_PROCS
 #define RING 32 /* prefetch distance, in objects: measured best on binary trees */
 
 enum { MODE_SERIAL, MODE_PARALLEL, MODE_CHECK };
@@ -84,7 +83,7 @@ static struct {
     int nhelpers;
     _Atomic uint32_t start_gen;
     _Atomic uint32_t finished;
-    marker *markers[MAX_WORKERS];
+    marker *markers[MGC_MAX_PROCS];
 } W MGC_STATE = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* ---- the global list --------------------------------------------------- */
@@ -417,8 +416,8 @@ static void *helper_main(void *arg)
 
 void mgc__mark_prepare(int n)
 {
-    if (n > MAX_WORKERS)
-        n = MAX_WORKERS;
+    if (n > MGC_MAX_PROCS)
+        n = MGC_MAX_PROCS;
     if (!W.markers[0])
         W.markers[0] = marker_new();
     while (W.nhelpers < n - 1) {
@@ -475,9 +474,7 @@ static void run(const mgc_root *roots, size_t nroots, int nworkers, int mode, mg
 
 void mgc__mark(const mgc_root *roots, size_t nroots, int nworkers, mgc_mark_result *res)
 {
-    if (nworkers > MAX_WORKERS)
-        nworkers = MAX_WORKERS;
-    run(roots, nroots, nworkers < 1 ? 1 : nworkers, MODE_SERIAL, res);
+    run(roots, nroots, nworkers < 1 ? 1 : nworkers, MODE_SERIAL, res); /* run() caps it */
 }
 
 void mgc__mark_check(const mgc_root *roots, size_t nroots)

@@ -39,9 +39,10 @@ void mgc__pacer_init(int gogc)
     set_goal(0, 0, 0);
 }
 
-void mgc__pacer_commit(uint64_t marked, uint64_t stacks, uint64_t globals)
+void mgc__pacer_commit(uint64_t marked, uint64_t scanned, uint64_t stacks, uint64_t globals)
 {
     mgc__pacer.heap_marked = marked;
+    mgc__pacer.heap_scan = scanned;
     mgc__pacer.stack_scan = stacks;
     mgc__pacer.globals_scan = globals;
     atomic_store_explicit(&mgc__pacer.heap_live, marked, memory_order_relaxed);

@@ -3,6 +3,10 @@
  * dl_iterate_phdr, registered ranges, thread stacks, saved registers,
  * static TLS blocks and the arguments of threads being started.
  *
+ * The data segments are cached: dl_iterate_phdr (which takes the loader's
+ * lock) runs again only when the loader's load or unload count has changed
+ * since the last walk (mgc__roots_refresh_segments, world running).
+ *
  * What is left out: mgc's own state (the "mgc_state" section: central lists,
  * heap tables, registry), which holds metadata addresses and would only slow
  * marking or keep objects alive that the program dropped, and each

@@ -24,8 +24,7 @@ static void track(mgc_scope *s, void *p)
         size_t cap = s->cap * 2;
         void **items = mgc_alloc(cap * sizeof(void *));
         MGC_CHECK(items != NULL, "mgc_scope: out of memory for %zu tracked objects", cap);
-        mgc__wb_bulk(items, s->items, s->n * sizeof(void *));
-        memcpy(items, s->items, s->n * sizeof(void *));
+        mgc_memmove(items, s->items, s->n * sizeof(void *)); /* through the barrier */
         if (s->items != s->inline_items)
             mgc_free_sized(s->items, s->cap * sizeof(void *), 0);
         s->items = items;

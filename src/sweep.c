@@ -113,7 +113,7 @@ static enum mgc_sweep_result sweep_span(mgc_span *s, uint32_t sg)
     /* Readers of the bits (mgc_base) retry while sweepgen is sg-1. */
     for (uint32_t w = 0; w < s->nbitwords; w++)
         __atomic_store_n(&s->alloc_bits[w], live[w], __ATOMIC_RELAXED);
-    __atomic_store_n(&s->freeindex, 0, __ATOMIC_RELAXED);
+    mgc__span_set_freeindex(s, 0);
     memset(s->mark_bytes, 0, s->nmarkwords * sizeof(uint64_t));
     s->alloc_cache = ~live[0];
     s->alloc_count = nlive;
@@ -194,12 +194,11 @@ void mgc__sweep_finish(void)
     /* A mutator sweeps inside no-suspend sections (it takes central locks),
        one span per section so a stop is never delayed by more than that. */
     mgc_thread *t = mgc__self;
+    MGC_ASSERT(t != NULL); /* called by collect() and cycle(), on attached threads */
     for (;;) {
-        if (t)
-            mgc__cs_enter(t);
+        mgc__cs_enter(t);
         bool more = mgc__sweep_one();
-        if (t)
-            mgc__cs_exit(t);
+        mgc__cs_exit(t);
         if (!more)
             break;
     }

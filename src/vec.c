@@ -131,10 +131,8 @@ static MGC_NOINLINE void *grow(mgc_vec *v, size_t need, size_t *oldcap, const ch
     bool typed = scanned(v);
     size_t cap = mgc__containers_fit(bytes, typed) / esz;
     /* Large storage first tries to grow where it is (free pages after it):
-       no copy, nothing to free. A typed array's new part is zeroed. That
-       hands the old storage back as a free does: the no-free switch turns
-       it off. */
-    if (v->data && mgc__containers_free && mgc__grow_in_place(v->data, cap * esz, typed)) {
+       no copy, nothing to free. A typed array's new part is zeroed. */
+    if (mgc__containers_grow_in_place(v->data, cap * esz, typed)) {
         *oldcap = 0;
         v->cap = cap;
         return NULL;
@@ -205,11 +203,13 @@ void mgc_vec_init_noscan(mgc_vec *v, size_t elem_size)
    after the copy: elems may lie in it. */
 static void *append_n(mgc_vec *v, const void *elems, size_t n, const char *fn)
 {
-    MGC_CHECK(n <= MGC_CONTAINERS_MAX - v->len, "%s: vector %p cannot hold %zu more elements", fn, (void *)v, n);
     void *old = NULL;
     size_t oldcap = 0;
-    if (unlikely(n > v->cap - v->len))
+    if (unlikely(n > v->cap - v->len)) { /* within cap, len + n cannot overflow */
+        MGC_CHECK(n <= MGC_CONTAINERS_MAX - v->len, "%s: vector %p cannot hold %zu more elements", fn,
+                  (void *)v, n);
         old = grow(v, v->len + n, &oldcap, fn);
+    }
     char *dst = elem_at(v, v->len);
     store(v, dst, elems, n);
     v->len += n;

@@ -4,6 +4,7 @@
    bytes: a heap of large noscan objects adds no workers. */
 #include "internal/env.h"
 #include "internal/gc.h"
+#include "internal/pacer.h"
 #include "internal/stats.h"
 #include "internal/sweep.h"
 #include "testing.h"
@@ -62,7 +63,7 @@ static void workers_follow_scan_work(void)
     for (int i = 0; i < 64; i++)
         CHECK((g_blobs[i] = mgc_alloc_noscan(128 << 10)) != NULL);
     mgc_collect();
-    uint64_t work = mgc__gc.scan_work; /* what the next cycle is sized by */
+    uint64_t work = mgc__pacer_scan_work(); /* what the next cycle is sized by */
     mgc_memstats ms;
     mgc_read_memstats(&ms); /* the same cycle's roots */
     CHECK_MSG(ms.heap_marked >= (8u << 20), "heap_marked %llu", (unsigned long long)ms.heap_marked);
@@ -84,7 +85,7 @@ static void workers_follow_scan_work(void)
         g_list = c;
     }
     mgc_collect(); /* measures the work */
-    work = mgc__gc.scan_work;
+    work = mgc__pacer_scan_work();
     mgc_collect(); /* sized by it */
     CHECK_MSG(work >= (4u << 20), "scan work %llu", (unsigned long long)work);
     want = 1 + (int)(work >> 20);

@@ -1,8 +1,9 @@
 /*
  * containers.h — what the self-freeing containers (buf.c, vec.c, map.c)
  * share: the switch that turns their frees off, the one function through
- * which they free, and the rounding of a request up to what the allocator
- * would hand out anyway.
+ * which they free, the one through which they grow in place (both obey the
+ * switch), and the rounding of a request up to what the allocator would
+ * hand out anyway.
  *
  * Invariant kept by all three: a container's storage is freed only after
  * the last read from it (a growth copies first, then frees), and only
@@ -12,6 +13,7 @@
 #ifndef MGC_CONTAINERS_H
 #define MGC_CONTAINERS_H
 
+#include "alloc.h"
 #include "base.h"
 #include "sizeclass.h"
 
@@ -30,6 +32,14 @@ MGC_INLINE void mgc__containers_release(void *p, size_t size, int noscan)
 {
     if (mgc__containers_free && p)
         mgc_free_sized(p, size, noscan);
+}
+
+/* Grow a container's large storage p in place to size bytes (alloc.h's
+   mgc__grow_in_place), unless the frees are switched off: growth in place
+   hands the old storage back as a free does. */
+MGC_INLINE bool mgc__containers_grow_in_place(void *p, size_t size, bool zeroed)
+{
+    return mgc__containers_free && p && mgc__grow_in_place(p, size, zeroed);
 }
 
 /* The bytes the allocator hands out for a request of size bytes (typed:

@@ -30,7 +30,6 @@ typedef struct mgc_gc {
     _Atomic uint64_t cycles_started;  /* written under lock */
     _Atomic uint64_t cycles_done;     /* written under lock */
     uint64_t start_ns;                /* monotonic time of mgc_init; immutable */
-    uint64_t scan_work;               /* bytes the last mark scanned (objects and roots); gc lock */
 } mgc_gc;
 
 extern MGC_INTERNAL mgc_gc mgc__gc;

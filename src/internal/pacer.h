@@ -25,15 +25,23 @@ typedef struct mgc_pacer {
                                    concurrent mark will start before the goal. */
     _Atomic uint64_t goal;      /* the heap goal (MemStats.next_gc) */
     _Atomic int gc_percent;     /* GOGC; < 0 = off */
-    /* Inputs of the last commit; gc lock. */
-    uint64_t heap_marked, stack_scan, globals_scan;
+    /* Inputs of the last commit; gc lock. heap_scan: the marked bytes that
+       were scanned (not noscan; an upper bound for typed objects). */
+    uint64_t heap_marked, heap_scan, stack_scan, globals_scan;
 } mgc_pacer;
 
 extern MGC_INTERNAL mgc_pacer mgc__pacer;
 
 MGC_INTERNAL void mgc__pacer_init(int gogc);
 /* Mark termination: set goal and trigger from this cycle's figures. */
-MGC_INTERNAL void mgc__pacer_commit(uint64_t marked, uint64_t stacks, uint64_t globals);
+MGC_INTERNAL void mgc__pacer_commit(uint64_t marked, uint64_t scanned, uint64_t stacks, uint64_t globals);
+/* The bytes the last mark scanned, objects and roots (Go's heapScan plus
+   stack and globals scan): what the next mark's workers are sized by. gc
+   lock. */
+MGC_INLINE uint64_t mgc__pacer_scan_work(void)
+{
+    return mgc__pacer.heap_scan + mgc__pacer.stack_scan + mgc__pacer.globals_scan;
+}
 
 MGC_INLINE void mgc__pacer_add_live(int64_t bytes)
 {
