@@ -2,8 +2,9 @@
 #
 #   make            build (release) into build/
 #   make run        build, then run the main job: examples/mgc-demo with
-#                   GODEBUG=gctrace=1 (binary trees of depth 18 and a
-#                   long-lived cache under churn, then a summary)
+#                   GODEBUG=gctrace=1 (binary trees of depth 18, a
+#                   long-lived cache under churn and a word index built with
+#                   the self-freeing containers, then a summary)
 #   make test       build, then every test through ctest: the release build,
 #                   then the same suite under AddressSanitizer + UBSan
 #   make test-release / make test-asan   one of the two

@@ -86,8 +86,8 @@ static const case_def plan[] = {
      0, 60, ROWS_FREE},
     {"fastpath", "fastpath", "batch, 2 threads", "batch 2 1", "batch, 2 threads", "batch 2 0.05",
      0, 60, ROWS_FREE},
-    /* 1 GiB live costs 4-14 s a run: 3 runs, and the three collectors with
-       two malloc baselines (glibc, the default; jemalloc, standing for
+    /* 1 GiB live costs 4-14 s a run (4-11 s in the quoted run): 3 runs,
+       and the three collectors with two malloc baselines (glibc, the default; jemalloc, standing for
        mimalloc and tcmalloc, which behaved alike in trial runs) rather than
        all seven systems. docs/benchmarks.md says why. */
     {"churn", "churn", "1 GiB live, 3 rounds", "1024 3", "32 MiB live, 3 rounds", "32 3", 3, 180,

@@ -1,5 +1,5 @@
 /*
- * mgc-demo — the main job (`make run`): the collector at work on two real
+ * mgc-demo — the main job (`make run`): the collector at work on three
  * workloads, with GODEBUG=gctrace=1 printing a line per cycle.
  *
  *   1. binary trees of depth 18 (the benchmarks game's shape: a stretch

@@ -153,8 +153,8 @@ int main(void)
     free_after = pages_free(ta, tu, 200 * 1024);
     void **ta2 = mgc_realloc(ta, 200 * 1024);
     CHECK(!free_after || ta2 == ta);
-    uintptr_t hidden = (uintptr_t)mgc_alloc(48) ^ 0xA5A5000000000000ull;
-    ta2[199 * 128] = (void *)(hidden ^ 0xA5A5000000000000ull); /* word 0 of element 199: a pointer */
+    uintptr_t hidden = t_hide(mgc_alloc(48));
+    ta2[199 * 128] = t_unhide(hidden); /* word 0 of element 199: a pointer */
     hidden = 0;
     mgc_collect();
     CHECK(mgc_base(ta2[199 * 128]) == ta2[199 * 128]);

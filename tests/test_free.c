@@ -89,13 +89,12 @@ static void large(void)
    keep[0..400), in a frame of its own: no register or stack slot of the
    caller keeps one of the 600 dropped ones alive. */
 static uintptr_t dropped[1000]; /* addresses, hidden from the collector */
-#define HIDE 0xA5A5000000000000ull
 
 static __attribute__((noinline)) void alloc_free_reuse(void **keep)
 {
     for (int i = 0; i < 1000; i++) {
         keep[i] = mgc_alloc(80);
-        dropped[i] = (uintptr_t)keep[i] ^ HIDE;
+        dropped[i] = t_hide(keep[i]);
     }
     for (int i = 0; i < 1000; i++) {
         mgc_free(keep[i]);
@@ -136,7 +135,7 @@ static void tiny_and_stats(void)
        so kept still carries its freed mark, which is how they are found). */
     uint64_t kept = 0;
     for (int i = 0; i < 1000; i++) {
-        uintptr_t p = dropped[i] ^ HIDE;
+        uintptr_t p = (uintptr_t)t_unhide(dropped[i]);
         mgc_span *s = mgc__span_of(p);
         if (s && mgc__slot_state(s, mgc__span_index(s, p)) == MGC_SLOT_LIVE && mgc__freed_by_hand(p, s->spanclass))
             kept++;
@@ -208,7 +207,7 @@ static void d_double_large(void *a)
 static __attribute__((noinline)) void hide_many(uintptr_t *hidden, int n)
 {
     for (int i = 0; i < n; i++)
-        hidden[i] = (uintptr_t)mgc_alloc(64) ^ 0xA5A5000000000000ull;
+        hidden[i] = t_hide(mgc_alloc(64));
 }
 static void d_swept(void *a)
 {
@@ -218,8 +217,8 @@ static void d_swept(void *a)
     hide_many(hidden, 100);
     mgc_collect();
     for (int i = 0; i < 100; i++)
-        if (!mgc_base((void *)(hidden[i] ^ 0xA5A5000000000000ull)))
-            mgc_free((void *)(hidden[i] ^ 0xA5A5000000000000ull));
+        if (!mgc_base(t_unhide(hidden[i])))
+            mgc_free(t_unhide(hidden[i]));
     fprintf(stderr, "nothing was reclaimed\n");
 }
 static void d_size(void *a) { mgc_free_sized(mgc_alloc(64), 200, 0); }

@@ -33,12 +33,9 @@
 #include <pthread.h>
 
 #define NOINLINE __attribute__((noinline))
-#define KEY 0xF0F0F0F0F0F0F0F0ull /* masked addresses are non-canonical: never a heap pointer */
 
 static int g_asan;
 
-static inline uintptr_t hide(const void *p) { return (uintptr_t)p ^ KEY; }
-static inline void *unhide(uintptr_t h) { return (void *)(h ^ KEY); }
 
 static uint64_t g_forced; /* mgc_collect calls made by the main thread */
 
@@ -737,7 +734,7 @@ static NOINLINE void make_interior(void)
             sh.nwords = cases[i / 2].words;
         }
         char *p = node_alloc(&sh);
-        g_interior_base[i] = hide(p);
+        g_interior_base[i] = t_hide(p);
         g_interior[i] = i % 2 ? p + mgc_usable_size(p) - 1 : p + sh.nwords * 4 + 3;
     }
 }
@@ -748,8 +745,8 @@ static void test_interior(void)
     churn(16u << 20, 4);
     for (int i = 0; i < NINT; i++) {
         void *b = mgc_base(g_interior[i]);
-        CHECK_MSG(b == unhide(g_interior_base[i]), "interior case %d: mgc_base %p, object %p", i, b,
-                  unhide(g_interior_base[i]));
+        CHECK_MSG(b == t_unhide(g_interior_base[i]), "interior case %d: mgc_base %p, object %p", i, b,
+                  t_unhide(g_interior_base[i]));
         expect_nodes(g_interior[i], 1, "object held by an interior pointer");
         g_interior[i] = NULL;
     }
@@ -924,7 +921,7 @@ static NOINLINE void make_targets(uintptr_t *out, int n, size_t size, int noscan
         void *p = noscan ? mgc_alloc_noscan(size) : mgc_alloc(size);
         CHECK(p);
         memset(p, 0x11, size);
-        out[i] = hide(p);
+        out[i] = t_hide(p);
     }
 }
 
@@ -932,7 +929,7 @@ static int count_alive(const uintptr_t *h, int n)
 {
     int c = 0;
     for (int i = 0; i < n; i++)
-        c += mgc_base(unhide(h[i])) == unhide(h[i]);
+        c += mgc_base(t_unhide(h[i])) == t_unhide(h[i]);
     return c;
 }
 
@@ -944,7 +941,7 @@ static int count_alive(const uintptr_t *h, int n)
 static NOINLINE void fill_holder(void **h, const uintptr_t *targets, int n, size_t stride)
 {
     for (int i = 0; i < n; i++)
-        h[i * stride] = unhide(targets[i]);
+        h[i * stride] = t_unhide(targets[i]);
 }
 
 static NOINLINE void make_holder(int slot, const uintptr_t *targets, int n, int noscan)
@@ -1019,7 +1016,7 @@ static NOINLINE void make_past_targets(int n, size_t size, int noscan, int typed
         else
             p = noscan ? mgc_alloc_noscan(size) : mgc_alloc(size);
         CHECK(p);
-        g_hidden[i] = hide(p);
+        g_hidden[i] = t_hide(p);
         g_past[i] = p + mgc_usable_size(p);
         CHECK_MSG(mgc_base(p + mgc_usable_size(p)) != p, "mgc_base(one past the end of %p) is the object", (void *)p);
         CHECK(mgc_base(p + mgc_usable_size(p) - 1) == p);
@@ -1038,7 +1035,7 @@ static NOINLINE int find_pointed_targets(int n, char *pointed)
     for (int j = 0; j < n; j++) {
         pointed[j] = 0;
         for (int i = 0; i < n; i++)
-            if (mgc_base(g_past[i]) == unhide(g_hidden[j]))
+            if (mgc_base(g_past[i]) == t_unhide(g_hidden[j]))
                 pointed[j] = 1;
         k += pointed[j];
     }
@@ -1061,7 +1058,7 @@ static void test_one_past_end(void)
             int alive = 0;
             for (int j = 0; j < n; j++)
                 if (!pointed[j])
-                    alive += mgc_base(unhide(g_hidden[j])) == unhide(g_hidden[j]);
+                    alive += mgc_base(t_unhide(g_hidden[j])) == t_unhide(g_hidden[j]);
             CHECK_MSG(alive <= (n > 8 ? SLACK : 1),
                       "%d of %d objects (%zu bytes, mode %d) held only by one-past-the-end pointers survived", alive,
                       n - np, sizes[k], mode);
@@ -1127,7 +1124,7 @@ static void test_realloc(void)
     CHECK(p);
     for (int w = 0; w < 5; w++)
         p[w] = payload_word(7, w);
-    p[3] = (uint64_t)(uintptr_t)unhide(g_hidden[0]);
+    p[3] = (uint64_t)(uintptr_t)t_unhide(g_hidden[0]);
     g_r = p;
     static const size_t seq[] = {200, 5000, 70000, 1500000, 33000, 40};
     for (int i = 0; i < 6; i++) {
@@ -1142,7 +1139,7 @@ static void test_realloc(void)
         for (int w = 0; w < 5; w++)
             if (w != 3)
                 CHECK_EQ(q[w], payload_word(7, w));
-        CHECK(q[3] == (uint64_t)(uintptr_t)unhide(g_hidden[0]));
+        CHECK(q[3] == (uint64_t)(uintptr_t)t_unhide(g_hidden[0]));
         CHECK_MSG(count_alive(g_hidden, 1) == 1, "object held by a realloc'd (%zu) conservative object was freed",
                   seq[i]);
     }
@@ -1165,7 +1162,7 @@ static void test_realloc(void)
     collect_clean();
     const uint64_t *nq = g_r;
     for (int i = 0; i < NTARGET; i++)
-        CHECK(nq[i] == (uint64_t)(uintptr_t)unhide(g_hidden2[i]));
+        CHECK(nq[i] == (uint64_t)(uintptr_t)t_unhide(g_hidden2[i]));
     int alive = count_alive(g_hidden2, NTARGET);
     CHECK_MSG(alive <= SLACK, "realloc'd noscan object kept %d of %d pointees alive: kind not kept", alive, NTARGET);
     g_r = NULL;
@@ -1195,7 +1192,7 @@ static void test_realloc(void)
                   tseq[i], alive);
         const uint64_t *tq = g_r;
         for (int k = 0; k < NTARGET; k++)
-            CHECK(tq[k * 3 + 2] == (uint64_t)(uintptr_t)unhide(g_hidden[k]));
+            CHECK(tq[k * 3 + 2] == (uint64_t)(uintptr_t)t_unhide(g_hidden[k]));
     }
     g_r = NULL;
 
@@ -1205,7 +1202,7 @@ static void test_realloc(void)
     void **z = mgc_realloc(NULL, 64);
     CHECK(z);
     check_zero(z, 64, "realloc(NULL, 64)");
-    z[5] = unhide(g_hidden[0]);
+    z[5] = t_unhide(g_hidden[0]);
     g_r = z;
     z = NULL;
     collect_clean();
@@ -1329,7 +1326,7 @@ static NOINLINE void fill_and_drop(size_t size, int kind, int n, uintptr_t *h)
                                               : mgc_alloc_array(&g_types[T_A5].t, (size + 39) / 40);
         CHECK(p);
         memset(p, 0xAA, mgc_usable_size(p));
-        h[i] = hide(p);
+        h[i] = t_hide(p);
     }
 }
 
@@ -1353,7 +1350,7 @@ static void test_zero_on_reuse(void)
                 CHECK(p);
                 check_align(p, size, kind == K_NOSCAN);
                 for (int j = 0; j < n; j++)
-                    reused += p == (unsigned char *)unhide(h[j]);
+                    reused += p == (unsigned char *)t_unhide(h[j]);
                 check_zero(p, mgc_usable_size(p), "allocation reusing a dead object's memory");
             }
             cases++;

@@ -17,12 +17,9 @@
 #include <mgc.h>
 
 #define NOINLINE __attribute__((noinline))
-#define KEY 0xF0F0F0F0F0F0F0F0ull
 
 static int g_asan;
 
-static inline uintptr_t hide(const void *p) { return (uintptr_t)p ^ KEY; }
-static inline void *unhide(uintptr_t h) { return (void *)(h ^ KEY); }
 
 /* Key i as text: "key-<i>" padded to at least minlen bytes. */
 static size_t make_key(char *k, size_t i, size_t minlen)
@@ -184,7 +181,7 @@ static NOINLINE void fill(mgc_map *m, size_t n, uintptr_t *vals)
     char k[64];
     for (size_t i = 0; i < n; i++) {
         uint64_t *o = tagged(i);
-        vals[i] = hide(o);
+        vals[i] = t_hide(o);
         mgc_map_put(m, k, make_key(k, i, i % 24), o);
         if (i % 4 == 0)
             (void)!mgc_alloc(64);
@@ -195,7 +192,7 @@ static NOINLINE int count_live(const uintptr_t *vals, size_t from, size_t to, si
 {
     int live = 0;
     for (size_t i = from; i < to; i += step)
-        live += mgc_base(unhide(vals[i])) != NULL;
+        live += mgc_base(t_unhide(vals[i])) != NULL;
     return live;
 }
 
@@ -220,7 +217,7 @@ static void liveness(void)
     for (size_t i = 0; i < n; i++) {
         size_t kl = make_key(k, i, i % 24);
         uint64_t *o = mgc_map_get(&m, k, kl);
-        CHECK_MSG(o == unhide(vals[i]) && tag_ok(o, i), "entry %zu", i);
+        CHECK_MSG(o == t_unhide(vals[i]) && tag_ok(o, i), "entry %zu", i);
     }
     /* Iteration sees intact keys. */
     mgc_map_iter it;
@@ -232,7 +229,7 @@ static void liveness(void)
         memcpy(text, it.key, it.keylen);
         size_t i = strtoul(text + 4, NULL, 10);
         CHECK(i < n && it.keylen == make_key(k, i, i % 24) && !memcmp(k, it.key, it.keylen));
-        CHECK(it.value == unhide(vals[i]));
+        CHECK(it.value == t_unhide(vals[i]));
         seen++;
     }
     CHECK_EQ(seen, n);

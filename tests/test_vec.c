@@ -15,12 +15,9 @@
 #include <mgc.h>
 
 #define NOINLINE __attribute__((noinline))
-#define KEY 0xF0F0F0F0F0F0F0F0ull /* masked addresses are never heap pointers */
 
 static int g_asan;
 
-static inline uintptr_t hide(const void *p) { return (uintptr_t)p ^ KEY; }
-static inline void *unhide(uintptr_t h) { return (void *)(h ^ KEY); }
 
 /* An element with pointers in words 1 and 3, and words 0 and 2 plain. */
 typedef struct elem {
@@ -214,8 +211,8 @@ static NOINLINE void fill_precise(mgc_vec *v, uintptr_t *as, uintptr_t *hs)
         uint64_t *h = mgc_alloc_noscan(208); /* a class nothing else here uses */
         h[0] = i;
         elem e = {i, tagged(i), (uintptr_t)h, tagged(i + 7)};
-        as[i] = hide(e.a);
-        hs[i] = hide(h);
+        as[i] = t_hide(e.a);
+        hs[i] = t_hide(h);
         mgc_vec_push(v, &e);
         e.a = e.b = NULL;
         e.hidden = 0;
@@ -226,7 +223,7 @@ static NOINLINE int count_live(const uintptr_t *hs, size_t from, size_t to)
 {
     int live = 0;
     for (size_t i = from; i < to; i++)
-        live += mgc_base(unhide(hs[i])) != NULL;
+        live += mgc_base(t_unhide(hs[i])) != NULL;
     return live;
 }
 
@@ -244,7 +241,7 @@ static void precise(void)
     /* Pointer words kept their objects... */
     for (size_t i = 0; i < NPREC; i++) {
         const elem *e = mgc_vec_at(&v, i);
-        CHECK(e->id == i && e->a == unhide(as[i]) && tag_ok(e->a, i) && tag_ok(e->b, i + 7));
+        CHECK(e->id == i && e->a == t_unhide(as[i]) && tag_ok(e->a, i) && tag_ok(e->b, i + 7));
         CHECK(mgc_base(e->a) == e->a);
     }
     /* ...the plain word kept nothing. */
@@ -269,7 +266,7 @@ static void precise(void)
     mgc_vec_reserve(&p, NPREC); /* no old arrays holding the pointers (see fill_precise) */
     for (size_t i = 0; i < NPREC; i++) {
         uint64_t *o = tagged(i);
-        as[i] = hide(o);
+        as[i] = t_hide(o);
         mgc_vec_push_ptr(&p, o);
     }
     mgc_vec_truncate(&p, NPREC / 2);
@@ -278,7 +275,7 @@ static void precise(void)
     mgc_collect();
     mgc_collect();
     for (size_t i = 0; i < NPREC / 2; i++)
-        CHECK(mgc_vec_get_ptr(&p, i) == unhide(as[i]) && tag_ok(mgc_vec_get_ptr(&p, i), i));
+        CHECK(mgc_vec_get_ptr(&p, i) == t_unhide(as[i]) && tag_ok(mgc_vec_get_ptr(&p, i), i));
     live = count_live(as, NPREC / 2, NPREC);
     CHECK_MSG(live <= NPREC / 20, "%d of %d objects dropped from a pointer vector survived", live, NPREC / 2);
     mgc_vec_free(&p);
@@ -478,7 +475,7 @@ static __attribute__((noinline)) uintptr_t fill_unscanned(mgc_vec *v)
     mgc_vec_init_ptr(v);
     for (int i = 0; i < 1000; i++)
         mgc_vec_push_ptr(v, NULL);
-    return (uintptr_t)mgc_vec_data(v) ^ 0xA5A5000000000000ull;
+    return t_hide(mgc_vec_data(v));
 }
 
 static void d_not_scanned(void *a)
@@ -492,7 +489,7 @@ static void d_not_scanned(void *a)
     /* A stale copy in a callee-saved register can keep the array alive, as
        any conservative scan may (it depends on the code the compiler made
        here): then this run proves nothing. */
-    if (mgc_base((void *)(hidden ^ 0xA5A5000000000000ull)))
+    if (mgc_base(t_unhide(hidden)))
         _exit(77);
     for (int i = 0; i < 100000; i++)
         mgc_vec_push_ptr(v, NULL);

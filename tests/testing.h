@@ -164,6 +164,20 @@ static inline uint64_t t_frees_explicit(void)
     return ms.frees_explicit;
 }
 
+/* Of those, the large objects'. */
+static inline uint64_t t_frees_explicit_large(void)
+{
+    mgc_memstats ms;
+    mgc_read_memstats(&ms);
+    return ms.frees_explicit_large;
+}
+
+/* An address hidden from the conservative scan and back: the mask leaves a
+   non-canonical value, never a heap pointer (not even an interior one). */
+#define T_HIDE_KEY 0xF0F0F0F0F0F0F0F0ull
+static inline uintptr_t t_hide(const void *p) { return (uintptr_t)p ^ T_HIDE_KEY; }
+static inline void *t_unhide(uintptr_t h) { return (void *)(h ^ T_HIDE_KEY); }
+
 /* n small conservatively scanned objects of 16-315 bytes, dropped at once:
    allocation that moves the pacer towards a collection. */
 static __attribute__((noinline, unused)) void t_garbage(int n)

@@ -49,8 +49,9 @@ func checkArgs(u string, nargs int, extra ...string) {
 	checkMode(os.Args[1], extra...)
 }
 
-// checkMode accepts drop (the only mode Go has: no explicit free) and
-// skips anything else.
+// checkMode accepts drop (the only mode Go has: no explicit free) and the
+// port's extra modes; it skips free and realloc (exit 77) and rejects any
+// other mode with usage (exit 64).
 func checkMode(mode string, extra ...string) {
 	if mode == "drop" {
 		return

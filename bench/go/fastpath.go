@@ -43,10 +43,15 @@ func runBatch(id, size int, ops int64) {
 	}
 }
 
-func opsFor(s int, scale float64) int64 {
+// opsFor is fastpath.c's stage_ops: the stage's operations, whole batches
+// of 1000 in batch mode.
+func opsFor(s int, scale float64, batch bool) int64 {
 	ops := int64(float64(baseOps[s]) * scale)
 	if ops < 1000 {
 		ops = 1000
+	}
+	if batch {
+		ops = (ops + 999) / 1000 * 1000
 	}
 	return ops
 }
@@ -65,7 +70,7 @@ func main() {
 	}
 	var elapsed [4][2]uint64
 	for s := range sizes {
-		ops := opsFor(s, scale)
+		ops := opsFor(s, scale, batch)
 		var wg sync.WaitGroup
 		for id := 0; id < threads; id++ {
 			wg.Add(1)
@@ -85,10 +90,7 @@ func main() {
 	}
 	out := "RESULT"
 	for s := range sizes {
-		ops := opsFor(s, scale)
-		if batch {
-			ops = (ops + 999) / 1000 * 1000
-		}
+		ops := opsFor(s, scale, batch)
 		e := elapsed[s][0]
 		if elapsed[s][1] > e {
 			e = elapsed[s][1]
