@@ -676,6 +676,17 @@ static void sb_json_num(sbuf *b, double v)
         sb_printf(b, "%.9g", v);
 }
 
+/* "\"median\": m, \"min\": lo, \"max\": hi" of a run series. */
+static void sb_json_spread(sbuf *b, double med, double lo, double hi)
+{
+    sb_printf(b, "\"median\": ");
+    sb_json_num(b, med);
+    sb_printf(b, ", \"min\": ");
+    sb_json_num(b, lo);
+    sb_printf(b, ", \"max\": ");
+    sb_json_num(b, hi);
+}
+
 /* ", \"runs\": [v0, v1, ...]": the n values of a run series. */
 static void sb_json_runs(sbuf *b, const double *v, int n)
 {
@@ -917,12 +928,8 @@ static void emit_json_row(sbuf *j, case_res *c, row *r)
     }
     if (r->n > 0) {
         row *ref = reference(c, r);
-        sb_printf(j, ",\n         \"wall_s\": {\"median\": ");
-        sb_json_num(j, r->med);
-        sb_printf(j, ", \"min\": ");
-        sb_json_num(j, r->lo);
-        sb_printf(j, ", \"max\": ");
-        sb_json_num(j, r->hi);
+        sb_printf(j, ",\n         \"wall_s\": {");
+        sb_json_spread(j, r->med, r->lo, r->hi);
         sb_json_runs(j, r->wall, r->n);
         sb_printf(j, "}, \"cpu_s\": {\"median\": ");
         sb_json_num(j, r->cpu_med);
@@ -947,12 +954,8 @@ static void emit_json_row(sbuf *j, case_res *c, row *r)
                 sb_printf(j, "]}");
                 continue;
             }
-            sb_printf(j, ": {\"median\": ");
-            sb_json_num(j, median_of(r->m[m].v, r->n));
-            sb_printf(j, ", \"min\": ");
-            sb_json_num(j, mmin(r->m[m].v, r->n));
-            sb_printf(j, ", \"max\": ");
-            sb_json_num(j, mmax(r->m[m].v, r->n));
+            sb_printf(j, ": {");
+            sb_json_spread(j, median_of(r->m[m].v, r->n), mmin(r->m[m].v, r->n), mmax(r->m[m].v, r->n));
             sb_json_runs(j, r->m[m].v, r->n);
             sb_printf(j, "}");
         }
