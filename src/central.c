@@ -1,7 +1,7 @@
 /*
  * central.c — mcentral (central.h): the per-class span lists, the refill
  * that feeds a thread's cache (sweeping lazily on the way, Go's cacheSpan),
- * and large-object spans.
+ * and large-object spans (sweeping dead large objects first, Go's reclaim).
  *
  * Invariant: a span is on exactly one list, or in exactly one cache, or
  * being swept by the holder of its class lock, or on its way to the page
@@ -128,11 +128,46 @@ void mgc__central_uncache_span(mgc_span **slot)
     mgc__unlock(&c->lock);
 }
 
+/* Go's mheap.reclaim: before a large allocation takes pages, sweep unswept
+   large spans (of every kind, the caller's first) until `want` pages have
+   gone back to the page heap or the budget is spent. Each list is LIFO, so
+   the objects allocated last are swept first: a program that drops large
+   objects gets back the pages it touched last, still in its caches,
+   instead of pages a whole heap away. With this, a small heap needs no
+   background sweeper (sweep.c). Caller in a no-suspend section. */
+static void reclaim_large(unsigned kind, uintptr_t want, uint32_t sg)
+{
+    if (mgc__sweep_done())
+        return;
+    unsigned un = mgc__unswept_index(sg), sw = mgc__swept_index(sg);
+    uintptr_t freed = 0;
+    int budget = 100; /* as mgc__central_cache_span's */
+    for (unsigned k = 0; k < 3 && freed < want && budget > 0; k++) {
+        /* MGC_KIND_SCAN, NOSCAN and TYPED: the kinds a large object has. */
+        mgc_central *c = &mgc__central[mgc__spanclass(0, (kind + k) % 3)];
+        if (!__atomic_load_n(&c->full[un], __ATOMIC_RELAXED)) /* a hint; decided under the lock */
+            continue;
+        mgc__lock(&c->lock);
+        mgc_span *s;
+        while (freed < want && budget > 0 && (s = mgc__list_pop(&c->full[un]))) {
+            budget--;
+            claim(s, sg);
+            uintptr_t n = s->npages;
+            if (mgc__sweep_span(s, sg) == MGC_SWEEP_FREED)
+                freed += n;
+            else
+                mgc__list_push(&c->full[sw], s, MGC_LIST_FULL);
+        }
+        mgc__unlock(&c->lock);
+    }
+}
+
 mgc_span *mgc__central_alloc_large(uintptr_t npages, unsigned kind, uintptr_t room)
 {
     unsigned spc = mgc__spanclass(0, kind);
     mgc_central *c = &mgc__central[spc];
     uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
+    reclaim_large(kind, room > npages ? room : npages, sg);
     mgc__lock(&c->lock);
     mgc_span *s = mgc__heap_alloc_span(npages, spc, room);
     if (s) {
