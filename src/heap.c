@@ -16,7 +16,10 @@
  * (mgc__heap_extend_span).
  *
  * Invariants (all under heap.lock):
- *   - sums[c] always describes pagebits of chunk c;
+ *   - sums[c] describes pagebits of chunk c, unless it is marked stale: a
+ *     partly changed chunk is summarized again only when a search reads it
+ *     (a span allocated, extended and freed in one chunk between two
+ *     searches costs one summary, not three);
  *   - no page below `search` is free;
  *   - pages at or above `zeroed` have never been handed out and read zero;
  *   - spanmap[p] is the in-use span holding page p, NULL for free pages.
@@ -148,19 +151,24 @@ mgc_chunk_sum mgc__chunk_summary(const uint64_t *w)
         start = run;
     if (run > max)
         max = run;
-    return (mgc_chunk_sum){(uint16_t)start, (uint16_t)max, (uint16_t)run};
+    return (mgc_chunk_sum){(uint16_t)start, (uint16_t)max, (uint16_t)run, 0};
 }
 
-static mgc_chunk_sum summarize(uintptr_t c) { return mgc__chunk_summary(&H.pagebits[c * (MGC_CHUNK_PAGES / 64)]); }
+/* Chunk c's summary, brought up to date if its bits changed since. */
+static mgc_chunk_sum summary(uintptr_t c)
+{
+    if (H.sums[c].stale)
+        H.sums[c] = mgc__chunk_summary(&H.pagebits[c * (MGC_CHUNK_PAGES / 64)]);
+    return H.sums[c];
+}
 
 static void update_sums(uintptr_t pos, uintptr_t n, bool used)
 {
     uintptr_t c0 = pos / MGC_CHUNK_PAGES, c1 = (pos + n - 1) / MGC_CHUNK_PAGES;
-    H.sums[c0] = summarize(c0);
-    if (c1 != c0)
-        H.sums[c1] = summarize(c1);
-    mgc_chunk_sum mid = used ? (mgc_chunk_sum){0, 0, 0}
-                             : (mgc_chunk_sum){MGC_CHUNK_PAGES, MGC_CHUNK_PAGES, MGC_CHUNK_PAGES};
+    H.sums[c0].stale = 1;
+    H.sums[c1].stale = 1;
+    mgc_chunk_sum mid = used ? (mgc_chunk_sum){0, 0, 0, 0}
+                             : (mgc_chunk_sum){MGC_CHUNK_PAGES, MGC_CHUNK_PAGES, MGC_CHUNK_PAGES, 0};
     for (uintptr_t c = c0 + 1; c < c1; c++)
         H.sums[c] = mid;
 }
@@ -173,7 +181,7 @@ static uintptr_t find_pages(uintptr_t n, uintptr_t *trail)
     uintptr_t nchunks = mapped_pages / MGC_CHUNK_PAGES;
     uintptr_t run = 0; /* free pages ending at the current chunk's start */
     for (uintptr_t c = H.search / MGC_CHUNK_PAGES; c < nchunks; c++) {
-        mgc_chunk_sum s = H.sums[c];
+        mgc_chunk_sum s = summary(c);
         uintptr_t lo = c * MGC_CHUNK_PAGES;
         if (run + s.start >= n)
             return lo - run;
@@ -205,7 +213,7 @@ static bool grow(uintptr_t npages)
         return false;
     uintptr_t c0 = mapped / MGC_CHUNK_BYTES, c1 = (mapped + bytes) / MGC_CHUNK_BYTES;
     for (uintptr_t c = c0; c < c1; c++)
-        H.sums[c] = (mgc_chunk_sum){MGC_CHUNK_PAGES, MGC_CHUNK_PAGES, MGC_CHUNK_PAGES};
+        H.sums[c] = (mgc_chunk_sum){MGC_CHUNK_PAGES, MGC_CHUNK_PAGES, MGC_CHUNK_PAGES, 0};
     /* The page tables touched for these pages are metadata too. */
     uintptr_t pages = bytes >> MGC_PAGE_SHIFT;
     mgc__meta_account_sys(MGC_META_GC, (int64_t)(pages * sizeof(H.spanmap[0]) + pages / 8 +

@@ -28,7 +28,7 @@ static void check_map(mgc_span *s)
 /* Page by page, the obvious way. */
 static mgc_chunk_sum reference(const uint64_t *w)
 {
-    mgc_chunk_sum s = {0, 0, 0};
+    mgc_chunk_sum s = {0, 0, 0, 0};
     unsigned run = 0;
     bool used_seen = false;
     for (unsigned p = 0; p < MGC_CHUNK_PAGES; p++) {
@@ -65,6 +65,62 @@ static void summaries(void)
         CHECK_MSG(a.start == b.start && a.max == b.max && a.end == b.end,
                   "round %d: got {%u,%u,%u}, want {%u,%u,%u}", round, a.start, a.max, a.end, b.start, b.max, b.end);
     }
+}
+
+/* First fit by brute force over the page bits: where a span of n pages
+   must go (NONE: the mapped heap has no such run). */
+static uintptr_t brute_first_fit(uintptr_t n)
+{
+    uintptr_t pages = atomic_load(&mgc__heap.mapped) / MGC_PAGE_SIZE, run = 0;
+    for (uintptr_t p = 0; p < pages; p++) {
+        run = (mgc__heap.pagebits[p >> 6] >> (p & 63)) & 1 ? 0 : run + 1;
+        if (run == n)
+            return mgc__heap.base + (p + 1 - n) * MGC_PAGE_SIZE;
+    }
+    return UINTPTR_MAX;
+}
+
+/* Random allocations, extensions and frees of 1-700 pages, with chunk
+   summaries left stale between searches (heap.c): every allocation must
+   land exactly where first fit over the bits says. */
+static void random_first_fit(void)
+{
+    enum { N = 64 };
+    mgc_span *live[N] = {0};
+    unsigned kinds[3] = {0};
+    for (int i = 0; i < 4000; i++) {
+        int k = (int)t_rand_below(N);
+        if (live[k] && t_rand_below(4) == 0) {
+            bool nz;
+            uintptr_t want = live[k]->npages + 1 + t_rand_below(8);
+            uintptr_t end = live[k]->base + live[k]->npages * MGC_PAGE_SIZE;
+            bool room = true;
+            for (uintptr_t a = end; a < live[k]->base + want * MGC_PAGE_SIZE; a += MGC_PAGE_SIZE)
+                room = room && a - mgc__heap.base < atomic_load(&mgc__heap.mapped) && mgc__span_of(a) == NULL;
+            bool grew = mgc__heap_extend_span(live[k], want, &nz);
+            CHECK(!room || grew); /* free pages after it: it must extend */
+            kinds[0] += grew;
+            if (grew)
+                check_map(live[k]);
+        } else if (live[k]) {
+            mgc__heap_free_span(live[k]);
+            live[k] = NULL;
+            kinds[1]++;
+        } else {
+            uintptr_t n = t_rand_below(8) == 0 ? 1 + t_rand_below(700) : 1 + t_rand_below(12);
+            uintptr_t expect = brute_first_fit(n);
+            live[k] = span(n);
+            if (expect != UINTPTR_MAX)
+                CHECK_MSG(live[k]->base == expect, "%zu pages at %#lx, first fit is %#lx", (size_t)n,
+                          (unsigned long)live[k]->base, (unsigned long)expect);
+            check_map(live[k]);
+            kinds[2]++;
+        }
+    }
+    for (int k = 0; k < N; k++)
+        if (live[k])
+            mgc__heap_free_span(live[k]);
+    printf("random_first_fit: %u allocations, %u extensions, %u frees\n", kinds[2], kinds[0], kinds[1]);
 }
 
 int main(void)
@@ -172,6 +228,8 @@ int main(void)
     mgc__heap_free_span(h1);
     mgc__heap_free_span(h2);
     mgc__heap_free_span(y);
+
+    random_first_fit();
 
     /* The heap refuses what it cannot reserve. */
     CHECK(mgc__heap_alloc_span(mgc__heap.reserved / MGC_PAGE_SIZE + 1, mgc__spanclass(0, MGC_KIND_NOSCAN), 0) == NULL);

@@ -21,6 +21,7 @@
 
 typedef struct mgc_chunk_sum {
     uint16_t start, max, end; /* free pages at the start, longest run, at the end */
+    uint16_t stale;           /* 1: the bits changed since; recomputed when next read */
 } mgc_chunk_sum;
 
 typedef struct mgc_heap {
