@@ -237,11 +237,28 @@ MGC_NO_SANITIZE MGC_INLINE void scan_range(marker *m, uintptr_t lo, uintptr_t hi
 MGC_NO_SANITIZE MGC_INLINE void scan_root_range(marker *m, uintptr_t lo, uintptr_t hi, const int mode)
 {
     const uintptr_t base = m->base, mapped = m->mapped;
-    for (const uintptr_t *q = (const uintptr_t *)lo; q < (const uintptr_t *)hi; q++) {
-        uintptr_t p = *q;
-        if (p - base < mapped)
-            mark_word(m, p, mode);
+    const uintptr_t *q = (const uintptr_t *)lo;
+    uintptr_t n = (hi - lo + sizeof(uintptr_t) - 1) / sizeof(uintptr_t); /* words starting below hi */
+    /* Four words per test: the compares are independent and combine
+       without branches, so a run of non-heap words costs one branch per
+       four (an empty-heap cycle's scan of the C library's data: 74K
+       instructions, now about 50K). */
+    for (; n >= 4; n -= 4, q += 4) {
+        uintptr_t a = q[0], b = q[1], c = q[2], d = q[3];
+        if (likely(!((a - base < mapped) | (b - base < mapped) | (c - base < mapped) | (d - base < mapped))))
+            continue;
+        if (a - base < mapped)
+            mark_word(m, a, mode);
+        if (b - base < mapped)
+            mark_word(m, b, mode);
+        if (c - base < mapped)
+            mark_word(m, c, mode);
+        if (d - base < mapped)
+            mark_word(m, d, mode);
     }
+    for (; n; n--, q++)
+        if (*q - base < mapped)
+            mark_word(m, *q, mode);
 }
 
 /* Pointer words of elements of type t laid out from data, within [lo, hi). */
