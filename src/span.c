@@ -3,7 +3,8 @@
  * for freeindex, alloc_cache, alloc_bits and mark_bits are in span.h.
  *
  * A span's bitmaps are one metadata block: alloc_bits, mark_bytes, then the
- * heap bits of typed and tiny spans.
+ * heap bits of typed and tiny spans; for a span of at most 8 slots the two
+ * words live in the span itself (inline_bits).
  */
 #include "internal/span.h"
 #include "internal/meta.h"
@@ -73,7 +74,11 @@ void mgc__span_init(mgc_span *s, unsigned spanclass, uintptr_t base, uint32_t np
     else if (kind == MGC_KIND_TINY)
         s->heapwords = (s->nelems + 7) / 8; /* a descriptor byte per block (cache.h) */
     size_t words = (size_t)s->nbitwords + s->nmarkwords + s->heapwords;
-    uint64_t *bits = mgc__meta_alloc(words * 8, MGC_META_GC);
+    uint64_t *bits = s->inline_bits;
+    if (words <= 2)
+        bits[0] = bits[1] = 0;
+    else
+        bits = mgc__meta_alloc(words * 8, MGC_META_GC);
     s->alloc_bits = bits;
     s->mark_bytes = (uint8_t *)(bits + s->nbitwords);
     s->heap_bits = s->heapwords ? bits + s->nbitwords + s->nmarkwords : NULL;
@@ -95,7 +100,8 @@ void mgc__span_init(mgc_span *s, unsigned spanclass, uintptr_t base, uint32_t np
 
 void mgc__span_release_bits(mgc_span *s)
 {
-    mgc__meta_free(s->alloc_bits, ((size_t)s->nbitwords + s->nmarkwords + s->heapwords) * 8, MGC_META_GC);
+    if (s->alloc_bits != s->inline_bits)
+        mgc__meta_free(s->alloc_bits, ((size_t)s->nbitwords + s->nmarkwords + s->heapwords) * 8, MGC_META_GC);
     s->alloc_bits = s->heap_bits = NULL;
     s->mark_bytes = NULL;
 }

@@ -84,6 +84,11 @@ struct mgc_span {
        in a stopped world. */
     const mgc_type *large_type;
     size_t large_count;
+    /* The bitmaps of a span of at most 8 slots (every large span): one
+       word of alloc bits and one of mark bytes, kept here instead of in a
+       separate metadata block, so a large object costs one metadata
+       allocation, not two. */
+    uint64_t inline_bits[2];
 };
 
 /* The owner's store of freeindex: relaxed atomic, as other threads read it
