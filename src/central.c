@@ -137,6 +137,7 @@ void mgc__central_uncache_span(mgc_span **slot)
    background sweeper (sweep.c). Caller in a no-suspend section. */
 static void reclaim_large(unsigned kind, uintptr_t want, uint32_t sg)
 {
+    MGC_ASSERT(kind < 3);
     if (mgc__sweep_done())
         return;
     unsigned un = mgc__unswept_index(sg), sw = mgc__swept_index(sg);

@@ -704,6 +704,24 @@ static void test_single_roots(void)
     churn(8u << 20, 3);
     expect_nodes(blk[37], 1000, "chain held by a registered malloc'd range");
     mgc_remove_roots(blk, blk + 64);
+
+    /* Ranges of 1-9 words, every word the only holder of a chain: the
+       root scan tests words four at a time, then the rest one by one
+       (mark.c), and must see each. */
+    for (size_t len = 1; len <= 9; len++) {
+        void **r = blk + 3; /* not aligned to four words */
+        memset(blk, 0, 64 * sizeof(void *));
+        mgc_add_roots(r, r + len);
+        for (size_t i = len; i-- > 0;) /* the last made, maybe still in a register, is word 0 */
+            r[i] = make_chain(50, (int)(i % 3));
+        churn(2u << 20, 2);
+        for (size_t i = 0; i < len; i++) {
+            char what[64];
+            snprintf(what, sizeof what, "chain in word %zu of a %zu-word root range", i, len);
+            expect_nodes(r[i], 50, what);
+        }
+        mgc_remove_roots(r, r + len);
+    }
     free(blk);
 }
 

@@ -34,9 +34,10 @@ MGC_INTERNAL void mgc__sweep_pause(void);
 /* Before restarting the world: let sweeping run again. */
 MGC_INTERNAL void mgc__sweep_resume(void);
 /* After restarting the world: wake the background sweeper if there is
-   enough work to pay for it (sweep.c's SWEEP_BG_MIN_SPANS). Waking a sleeping thread costs the waker 10-15 us of system call on
-   a virtual machine (the other CPU's interrupt), so it is not done while
-   the world is stopped. */
+   enough work to pay for it (sweep.c's SWEEP_BG_MIN_SPANS). Waking a
+   sleeping thread costs the waker 10-15 us of system call on a virtual
+   machine (the other CPU's interrupt), so it is not done while the world
+   is stopped. */
 MGC_INTERNAL void mgc__sweep_kick(void);
 MGC_INTERNAL void mgc__sweep_fork_child(void);
 
