@@ -213,6 +213,10 @@ static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type 
     for (int attempt = 0;; attempt++) {
         mgc_span *large = NULL;
         mgc__cs_enter(t);
+        /* A thread builds one growable thing at a time: a new one means
+           the last one's reserve is no longer wanted (heap.c). */
+        if (room && t->growable_base)
+            mgc__heap_trim_reserve_at(t->growable_base);
         void *p = room ? alloc_large(t, size, kind, ty, n, room, &large)
                        : alloc_in_cs(t, size, kind, ty, n, &large, zeroed);
         mgc__cs_exit(t);
@@ -221,6 +225,8 @@ static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type 
         else if (large && large->needzero)
             MGC_TRACK_UNDEFINED(p, large->elemsize); /* raw: old bytes */
         gc_if_wanted(t);
+        if (p && room)
+            t->growable_base = (uintptr_t)p;
         if (p)
             return p;
         if (attempt) {

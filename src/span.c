@@ -51,6 +51,7 @@ void mgc__span_init(mgc_span *s, unsigned spanclass, uintptr_t base, uint32_t np
     unsigned kind = mgc__spanclass_kind(spanclass);
     s->base = base;
     s->npages = npages;
+    s->reserved = 0;
     s->spanclass = (uint16_t)spanclass;
     s->sizeclass = (uint8_t)sc;
     s->kind = (uint8_t)kind;

@@ -67,6 +67,60 @@ static void summaries(void)
     }
 }
 
+static bool page_used(uintptr_t addr)
+{
+    uintptr_t p = (addr - mgc__heap.base) / MGC_PAGE_SIZE;
+    return (mgc__heap.pagebits[p >> 6] >> (p & 63)) & 1;
+}
+
+/* A span placed with room holds the pages after it as its reserve: no
+   other allocation lands there, they are not in use, growth takes them
+   first, and trimming or freeing the span gives them back. */
+static void reserve(void)
+{
+    unsigned spc = mgc__spanclass(0, MGC_KIND_NOSCAN);
+    uint64_t sys, in0, in1, nspans;
+    mgc__heap_read_stats(&sys, &in0, &nspans);
+    mgc_span *g = mgc__heap_alloc_span(2, spc, 8);
+    CHECK(g != NULL);
+    CHECK_EQ(g->reserved, 6);
+    uintptr_t rlo = g->base + 2 * MGC_PAGE_SIZE, rhi = g->base + 8 * MGC_PAGE_SIZE;
+    for (uintptr_t a = rlo; a < rhi; a += MGC_PAGE_SIZE)
+        CHECK(page_used(a) && mgc__span_of(a) == NULL);
+    mgc__heap_read_stats(&sys, &in1, &nspans);
+    CHECK_EQ(in1 - in0, 2 * MGC_PAGE_SIZE); /* the reserve is not in use */
+    mgc_span *o[16];
+    uintptr_t opages = 0;
+    for (int i = 0; i < 16; i++) {
+        o[i] = span(1 + (uintptr_t)i % 3);
+        opages += o[i]->npages;
+        CHECK(o[i]->base + o[i]->npages * MGC_PAGE_SIZE <= rlo || o[i]->base >= rhi);
+    }
+    bool nz;
+    CHECK(mgc__heap_extend_span(g, 5, &nz)); /* from the reserve */
+    CHECK_EQ(g->npages, 5);
+    CHECK_EQ(g->reserved, 3);
+    check_map(g);
+    mgc__heap_read_stats(&sys, &in1, &nspans);
+    CHECK_EQ(in1 - in0, (5 + opages) * MGC_PAGE_SIZE);
+    mgc__heap_trim_reserve(g);
+    CHECK_EQ(g->reserved, 0);
+    for (uintptr_t a = g->base + 5 * MGC_PAGE_SIZE; a < rhi; a += MGC_PAGE_SIZE)
+        CHECK(!page_used(a));
+    /* Freed with its reserve: all of it free again. */
+    mgc_span *h = mgc__heap_alloc_span(1, spc, 6);
+    CHECK(h != NULL && h->reserved == 5);
+    uintptr_t hb = h->base;
+    mgc__heap_free_span(h);
+    for (uintptr_t a = hb; a < hb + 6 * MGC_PAGE_SIZE; a += MGC_PAGE_SIZE)
+        CHECK(!page_used(a));
+    mgc__heap_free_span(g);
+    for (int i = 0; i < 16; i++)
+        mgc__heap_free_span(o[i]);
+    mgc__heap_read_stats(&sys, &in1, &nspans);
+    CHECK_EQ(in1, in0);
+}
+
 /* First fit by brute force over the page bits: where a span of n pages
    must go (NONE: the mapped heap has no such run). */
 static uintptr_t brute_first_fit(uintptr_t n)
@@ -229,6 +283,7 @@ int main(void)
     mgc__heap_free_span(h2);
     mgc__heap_free_span(y);
 
+    reserve();
     random_first_fit();
 
     /* The heap refuses what it cannot reserve. */

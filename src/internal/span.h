@@ -73,6 +73,9 @@ struct mgc_span {
     uint32_t cache_alloc_count; /* alloc_count when it was cached (stats); owner */
     uint32_t cache_freeindex;  /* freeindex when cached during mark (allocate-black); owner */
     uint32_t npages;           /* immutable, but grows with a large span's elemsize */
+    /* Pages right after a large span held for its growth (heap.c): out of
+       the free set, not in use, not in the span map. Heap lock. */
+    uint32_t reserved;
     uint32_t allspans_index;   /* heap lock */
     uint8_t list;              /* which central list holds it (MGC_LIST_*); central lock */
     uint8_t cached_in_mark;    /* cached while marking: blacken on uncache; owner */

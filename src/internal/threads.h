@@ -35,6 +35,7 @@ typedef struct mgc_thread {
     _Atomic uint8_t in_cs;           /* owner; read by its own signal handler */
     _Atomic uint8_t suspend_pending; /* set by the handler, cleared by the owner */
     uint8_t gc_wanted;               /* owner: a slow path saw the trigger crossed */
+    uintptr_t growable_base;         /* owner: its last growable span's base (alloc.c) */
 
     pthread_t pthread;   /* immutable */
     int tid;             /* immutable */
