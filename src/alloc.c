@@ -157,9 +157,13 @@ static void *alloc_large(mgc_thread *t, size_t size, unsigned kind, const mgc_ty
                          uintptr_t room, mgc_span **large)
 {
     uintptr_t npages = size / MGC_PAGE_SIZE + (size % MGC_PAGE_SIZE != 0);
-    mgc_span *s = mgc__central_alloc_large(npages, kind, room);
+    /* A thread builds one growable thing at a time: a new one means the
+       last one's reserve is no longer wanted (heap.c). */
+    mgc_span *s = mgc__central_alloc_large(npages, kind, room, room ? t->growable_base : 0);
     if (!s)
         return NULL;
+    if (room)
+        t->growable_base = s->base;
     if (kind == MGC_KIND_TYPED) {
         s->large_type = ty;
         s->large_count = n;
@@ -213,10 +217,6 @@ static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type 
     for (int attempt = 0;; attempt++) {
         mgc_span *large = NULL;
         mgc__cs_enter(t);
-        /* A thread builds one growable thing at a time: a new one means
-           the last one's reserve is no longer wanted (heap.c). */
-        if (room && t->growable_base)
-            mgc__heap_trim_reserve_at(t->growable_base);
         void *p = room ? alloc_large(t, size, kind, ty, n, room, &large)
                        : alloc_in_cs(t, size, kind, ty, n, &large, zeroed);
         mgc__cs_exit(t);
@@ -225,8 +225,6 @@ static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type 
         else if (large && large->needzero)
             MGC_TRACK_UNDEFINED(p, large->elemsize); /* raw: old bytes */
         gc_if_wanted(t);
-        if (p && room)
-            t->growable_base = (uintptr_t)p;
         if (p)
             return p;
         if (attempt) {

@@ -315,11 +315,27 @@ static void free_pages(uintptr_t idx, uintptr_t n)
     H.pages_inuse -= n;
 }
 
-mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t room)
+/* Give back the reserve of the span that starts at base, if one does.
+   Caller holds the lock. */
+static void release_reserve_at(uintptr_t base)
+{
+    if (base - H.base >= atomic_load_explicit(&H.mapped, memory_order_relaxed))
+        return;
+    /* Whatever span starts there now: if it is no longer the one the
+       caller allocated, giving back its reserve costs it growth in place,
+       never correctness. */
+    mgc_span *s = atomic_load_explicit(&H.spanmap[(base - H.base) >> MGC_PAGE_SHIFT], memory_order_relaxed);
+    if (s && s->base == base)
+        release_reserve(s);
+}
+
+mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t room, uintptr_t prev)
 {
     bool needzero;
     uintptr_t reserved;
     mgc__lock(&H.lock);
+    if (prev)
+        release_reserve_at(prev);
     uintptr_t idx = alloc_pages(npages, room, &needzero, &reserved);
     if (idx == NONE) {
         mgc__unlock(&H.lock);
@@ -403,20 +419,6 @@ void mgc__heap_trim_reserve(mgc_span *s)
 {
     mgc__lock(&H.lock);
     release_reserve(s);
-    mgc__unlock(&H.lock);
-}
-
-void mgc__heap_trim_reserve_at(uintptr_t base)
-{
-    if (base - H.base >= atomic_load_explicit(&H.mapped, memory_order_relaxed))
-        return;
-    mgc__lock(&H.lock);
-    /* Whatever span starts there now: if it is no longer the one the
-       caller allocated, giving back its reserve costs it growth in place,
-       never correctness. */
-    mgc_span *s = atomic_load_explicit(&H.spanmap[(base - H.base) >> MGC_PAGE_SHIFT], memory_order_relaxed);
-    if (s && s->base == base)
-        release_reserve(s);
     mgc__unlock(&H.lock);
 }
 

@@ -10,7 +10,7 @@
 static mgc_span *span(uintptr_t npages)
 {
     /* Large spans of kind noscan: class 0, so the heap sets elemsize. */
-    mgc_span *s = mgc__heap_alloc_span(npages, mgc__spanclass(0, MGC_KIND_NOSCAN), 0);
+    mgc_span *s = mgc__heap_alloc_span(npages, mgc__spanclass(0, MGC_KIND_NOSCAN), 0, 0);
     CHECK(s != NULL);
     CHECK_EQ(s->npages, npages);
     CHECK_EQ(s->elemsize, npages * MGC_PAGE_SIZE);
@@ -81,7 +81,7 @@ static void reserve(void)
     unsigned spc = mgc__spanclass(0, MGC_KIND_NOSCAN);
     uint64_t sys, in0, in1, nspans;
     mgc__heap_read_stats(&sys, &in0, &nspans);
-    mgc_span *g = mgc__heap_alloc_span(2, spc, 8);
+    mgc_span *g = mgc__heap_alloc_span(2, spc, 8, 0);
     CHECK(g != NULL);
     CHECK_EQ(g->reserved, 6);
     uintptr_t rlo = g->base + 2 * MGC_PAGE_SIZE, rhi = g->base + 8 * MGC_PAGE_SIZE;
@@ -108,7 +108,7 @@ static void reserve(void)
     for (uintptr_t a = g->base + 5 * MGC_PAGE_SIZE; a < rhi; a += MGC_PAGE_SIZE)
         CHECK(!page_used(a));
     /* Freed with its reserve: all of it free again. */
-    mgc_span *h = mgc__heap_alloc_span(1, spc, 6);
+    mgc_span *h = mgc__heap_alloc_span(1, spc, 6, 0);
     CHECK(h != NULL && h->reserved == 5);
     uintptr_t hb = h->base;
     mgc__heap_free_span(h);
@@ -263,7 +263,7 @@ int main(void)
     uintptr_t hole = x->base;
     CHECK_EQ(y->base, hole + 2 * MGC_PAGE_SIZE);
     mgc__heap_free_span(x); /* a 2-page hole below y */
-    mgc_span *r = mgc__heap_alloc_span(1, mgc__spanclass(0, MGC_KIND_NOSCAN), 4);
+    mgc_span *r = mgc__heap_alloc_span(1, mgc__spanclass(0, MGC_KIND_NOSCAN), 4, 0);
     CHECK(r != NULL && r->base > y->base);
     for (uintptr_t k = 1; k < 4; k++)
         CHECK(mgc__span_of(r->base + k * MGC_PAGE_SIZE) == NULL);
@@ -274,7 +274,7 @@ int main(void)
     mgc_span *h1 = span(1);
     CHECK_EQ(h1->base, hole);
     uintptr_t mapped1 = atomic_load(&mgc__heap.mapped);
-    mgc_span *h2 = mgc__heap_alloc_span(1, mgc__spanclass(0, MGC_KIND_NOSCAN), mapped1 / MGC_PAGE_SIZE + 1000);
+    mgc_span *h2 = mgc__heap_alloc_span(1, mgc__spanclass(0, MGC_KIND_NOSCAN), mapped1 / MGC_PAGE_SIZE + 1000, 0);
     CHECK(h2 != NULL);
     CHECK_EQ(h2->base, hole + MGC_PAGE_SIZE);
     CHECK_EQ(atomic_load(&mgc__heap.mapped), mapped1);
@@ -287,7 +287,7 @@ int main(void)
     random_first_fit();
 
     /* The heap refuses what it cannot reserve. */
-    CHECK(mgc__heap_alloc_span(mgc__heap.reserved / MGC_PAGE_SIZE + 1, mgc__spanclass(0, MGC_KIND_NOSCAN), 0) == NULL);
+    CHECK(mgc__heap_alloc_span(mgc__heap.reserved / MGC_PAGE_SIZE + 1, mgc__spanclass(0, MGC_KIND_NOSCAN), 0, 0) == NULL);
     mgc__cs_exit(t);
     return 0;
 }

@@ -49,9 +49,10 @@ MGC_INTERNAL bool mgc__central_cache_span(unsigned spc, mgc_span **slot);
    partial or full list. */
 MGC_INTERNAL void mgc__central_uncache_span(mgc_span **slot);
 /* A large span of npages (its own class-0 span of kind `kind`), on the full
-   swept list; room: mgc__heap_alloc_span's placement hint (0: none). NULL
-   when the heap cannot grow. */
-MGC_INTERNAL mgc_span *mgc__central_alloc_large(uintptr_t npages, unsigned kind, uintptr_t room);
+   swept list; room and prev: mgc__heap_alloc_span's placement hint (0:
+   none) and the span whose reserve to give back (0: none). NULL when the
+   heap cannot grow. */
+MGC_INTERNAL mgc_span *mgc__central_alloc_large(uintptr_t npages, unsigned kind, uintptr_t room, uintptr_t prev);
 MGC_INTERNAL void mgc__central_fork_prepare(void);
 MGC_INTERNAL void mgc__central_fork_parent(void);
 MGC_INTERNAL void mgc__central_fork_child(void);

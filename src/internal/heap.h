@@ -53,9 +53,11 @@ MGC_INTERNAL mgc_chunk_sum mgc__chunk_summary(const uint64_t *words);
    the span map; for class 0, elemsize is npages pages. room > npages asks
    for a place with room pages free from its start, if the mapped heap has
    one, the pages after the span held as its reserve for growth in place
-   (s->reserved; without such a place, none). NULL when the heap cannot
-   grow. Takes the heap lock. */
-MGC_INTERNAL mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t room);
+   (s->reserved; without such a place, none). prev, if not 0: first give
+   back the reserve of the span that starts there (the caller's last
+   growable span, which may have been freed since). NULL when the heap
+   cannot grow. Takes the heap lock. */
+MGC_INTERNAL mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t room, uintptr_t prev);
 /* Grow a large span in place to npages over its reserve, then over the
    pages after it if they are free (or can be committed at the top of the
    heap). *needzero: the new pages may
@@ -68,9 +70,6 @@ MGC_INTERNAL void mgc__heap_free_span(mgc_span *s);
 /* Give a large span's reserve back to the free set (it stopped growing).
    Takes the heap lock. */
 MGC_INTERNAL void mgc__heap_trim_reserve(mgc_span *s);
-/* The same for the span that starts at base, if one does (a thread's last
-   growable span, which may have been freed since). Takes the heap lock. */
-MGC_INTERNAL void mgc__heap_trim_reserve_at(uintptr_t base);
 MGC_INTERNAL void mgc__heap_read_stats(uint64_t *sys, uint64_t *inuse, uint64_t *nspans);
 MGC_INTERNAL void mgc__heap_fork_prepare(void);
 MGC_INTERNAL void mgc__heap_fork_parent(void);
