@@ -153,7 +153,7 @@ static void reclaim_large(unsigned kind, uintptr_t want, uint32_t sg)
         while (freed < want && budget > 0 && (s = mgc__list_pop(&c->full[un]))) {
             budget--;
             claim(s, sg);
-            uintptr_t n = s->npages + s->reserved;
+            uintptr_t n = s->npages + __atomic_load_n(&s->reserved, __ATOMIC_RELAXED);
             if (mgc__sweep_span(s, sg) == MGC_SWEEP_FREED)
                 freed += n;
             else

@@ -274,7 +274,7 @@ static void release_reserve(mgc_span *s)
     update_sums(idx, s->reserved, false);
     if (idx < H.search)
         H.search = idx;
-    s->reserved = 0;
+    __atomic_store_n(&s->reserved, 0, __ATOMIC_RELAXED); /* span.h: read unlocked as a hint */
 }
 
 /* Allocate n pages; NONE if the heap cannot grow. With room > n, the
@@ -381,7 +381,7 @@ bool mgc__heap_extend_span(mgc_span *s, uintptr_t npages, bool *needzero)
         if (end + from_res > H.zeroed)
             H.zeroed = end + from_res;
         H.pages_inuse += from_res;
-        s->reserved -= (uint32_t)from_res;
+        __atomic_store_n(&s->reserved, s->reserved - (uint32_t)from_res, __ATOMIC_RELAXED);
     }
     if (more) { /* the reserve is used up: these follow the span */
         bool nz_more;

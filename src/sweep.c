@@ -86,7 +86,7 @@ static enum mgc_sweep_result sweep_span(mgc_span *s, uint32_t sg)
             return MGC_SWEEP_FREED;
         }
         s->mark_bytes[0] = 0;
-        if (s->reserved) /* live a whole cycle: done growing */
+        if (__atomic_load_n(&s->reserved, __ATOMIC_RELAXED)) /* live a whole cycle: done growing */
             mgc__heap_trim_reserve(s);
         atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
         return MGC_SWEEP_FULL;

@@ -74,7 +74,10 @@ struct mgc_span {
     uint32_t cache_freeindex;  /* freeindex when cached during mark (allocate-black); owner */
     uint32_t npages;           /* immutable, but grows with a large span's elemsize */
     /* Pages right after a large span held for its growth (heap.c): out of
-       the free set, not in use, not in the span map. Heap lock. */
+       the free set, not in use, not in the span map. Written under the
+       heap lock (relaxed atomic stores); the sweeper reads it under the
+       span's central lock only, as a hint (a relaxed load: the owner may
+       be giving the reserve back at the same time). */
     uint32_t reserved;
     uint32_t allspans_index;   /* heap lock */
     uint8_t list;              /* which central list holds it (MGC_LIST_*); central lock */
