@@ -159,7 +159,7 @@ static void *alloc_large(mgc_thread *t, size_t size, unsigned kind, const mgc_ty
     uintptr_t npages = size / MGC_PAGE_SIZE + (size % MGC_PAGE_SIZE != 0);
     /* A thread builds one growable thing at a time: a new one means the
        last one's reserve is no longer wanted (heap.c). */
-    mgc_span *s = mgc__central_alloc_large(npages, kind, room, room ? t->growable_base : 0);
+    mgc_span *s = mgc__central_alloc_large(npages, kind, room, room ? t->growable_base : 0, (uintptr_t)t);
     if (!s)
         return NULL;
     if (room)

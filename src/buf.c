@@ -9,9 +9,9 @@
  * mgc__alloc_growable_raw, placed with room for four times its size), so
  * no byte is wasted, and a request of 16 bytes or more is never a tiny
  * block (those cannot be freed). When an append does not fit, the buffer
- * doubles (or jumps to the power of two that fits): a span with free pages
- * after it grows in place (no copy, no free: mgc__grow_in_place, as
- * realloc extends a chunk); otherwise new storage, the bytes copied, then
+ * doubles (or jumps to the power of two that fits): a span with reserved
+ * or free pages after it grows in place (no copy, no free:
+ * mgc__grow_in_place, as realloc extends a chunk); otherwise new storage, the bytes copied, then
  * the old storage freed with mgc_free_sized(old, cap, 1). On the same
  * thread the next request of a small size gets it back (free.c's LIFO
  * reuse lists), so a program building one string after another recycles
@@ -34,8 +34,9 @@ bool mgc__containers_free = true;
 
 #define BUF_MIN 16 /* the smallest noscan request that is not tiny */
 /* Storage of this size and up is a span of its own, placed with room for
-   BUF_ROOM times its size where the heap has such a place, and grows in
-   place while the pages after it are free. 32 KiB: below it, a size-class
+   BUF_ROOM times its size where the heap has such a place (held as its
+   reserve, heap.c), and grows in place over the reserve and then while
+   the pages after it are free. 32 KiB: below it, a size-class
    slot comes from the thread's cache without a global lock and is reused
    LIFO, where a span takes the central and heap locks to be allocated,
    extended and freed. Measured on two threads building results of 16 and

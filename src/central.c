@@ -83,7 +83,7 @@ bool mgc__central_cache_span(unsigned spc, mgc_span **slot)
         s = sweep_for_room(c, &c->full[un], sg, &budget);
     if (!s) {
         unsigned sc = mgc__spanclass_sizeclass(spc);
-        s = mgc__heap_alloc_span(mgc__class_npages[sc], spc, 0, 0);
+        s = mgc__heap_alloc_span(mgc__class_npages[sc], spc, 0, 0, 0);
         if (!s) {
             mgc__unlock(&c->lock);
             return false;
@@ -163,15 +163,17 @@ static void reclaim_large(unsigned kind, uintptr_t want, uint32_t sg)
     }
 }
 
-mgc_span *mgc__central_alloc_large(uintptr_t npages, unsigned kind, uintptr_t room, uintptr_t prev)
+mgc_span *mgc__central_alloc_large(uintptr_t npages, unsigned kind, uintptr_t room, uintptr_t prev,
+                                   uintptr_t owner)
 {
     unsigned spc = mgc__spanclass(0, kind);
     mgc_central *c = &mgc__central[spc];
     uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
     reclaim_large(kind, room > npages ? room : npages, sg);
     mgc__lock(&c->lock);
-    mgc_span *s = mgc__heap_alloc_span(npages, spc, room, prev);
+    mgc_span *s = mgc__heap_alloc_span(npages, spc, room, prev, owner);
     if (s) {
+        s->reserve_sg = sg;
         atomic_store_explicit(&s->sweepgen, sg, memory_order_relaxed);
         mgc__span_set_freeindex(s, 1); /* the one object is allocated */
         s->alloc_cache = 0;

@@ -287,23 +287,30 @@ static void release_reserve(mgc_span *s)
    none of 68580. Aligning each span to its room would also keep them
    apart, but spread results that never grow over up to four times the
    address range (tried: 20000 dropped 64 KiB results peaked at 9.6 MiB of
-   RSS against 6.6-8.3 without it). Caller holds the lock. */
+   RSS against 6.6-8.3 without it). When the heap must grow for n pages
+   anyway, it grows by enough for the room too. Caller holds the lock. */
 static uintptr_t alloc_pages(uintptr_t n, uintptr_t room, bool *needzero, uintptr_t *reserved)
 {
     uintptr_t idx, trail = 0;
+    bool hint = room > n;
     *reserved = 0;
-    if (room > n && (idx = find_pages(room, &trail)) != NONE) {
-        take_pages(idx, n, needzero);
-        reserve_pages(idx + n, room - n);
-        *reserved = room - n;
-        return idx;
-    }
-    while ((idx = find_pages(n, &trail)) == NONE) {
+    for (;;) {
+        if (hint && (idx = find_pages(room, &trail)) != NONE) {
+            take_pages(idx, n, needzero);
+            reserve_pages(idx + n, room - n);
+            *reserved = room - n;
+            return idx;
+        }
+        if ((idx = find_pages(n, &trail)) != NONE) {
+            take_pages(idx, n, needzero);
+            return idx;
+        }
+        if (hint && grow(room - trail))
+            continue;
+        hint = false; /* no room for the room: n pages will do */
         if (!grow(n - trail))
             return NONE;
     }
-    take_pages(idx, n, needzero);
-    return idx;
 }
 
 static void free_pages(uintptr_t idx, uintptr_t n)
@@ -315,27 +322,26 @@ static void free_pages(uintptr_t idx, uintptr_t n)
     H.pages_inuse -= n;
 }
 
-/* Give back the reserve of the span that starts at base, if one does.
-   Caller holds the lock. */
-static void release_reserve_at(uintptr_t base)
+/* Give back the reserve of the span that starts at base, if one does and
+   owner gave it: the span the owner allocated may have been freed since,
+   and another's taken its place. Caller holds the lock. */
+static void release_reserve_at(uintptr_t base, uintptr_t owner)
 {
     if (base - H.base >= atomic_load_explicit(&H.mapped, memory_order_relaxed))
         return;
-    /* Whatever span starts there now: if it is no longer the one the
-       caller allocated, giving back its reserve costs it growth in place,
-       never correctness. */
     mgc_span *s = atomic_load_explicit(&H.spanmap[(base - H.base) >> MGC_PAGE_SHIFT], memory_order_relaxed);
-    if (s && s->base == base)
+    if (s && s->base == base && s->reserve_owner == owner)
         release_reserve(s);
 }
 
-mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t room, uintptr_t prev)
+mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t room, uintptr_t prev,
+                               uintptr_t owner)
 {
     bool needzero;
     uintptr_t reserved;
     mgc__lock(&H.lock);
     if (prev)
-        release_reserve_at(prev);
+        release_reserve_at(prev, owner);
     uintptr_t idx = alloc_pages(npages, room, &needzero, &reserved);
     if (idx == NONE) {
         mgc__unlock(&H.lock);
@@ -345,6 +351,7 @@ mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t r
     uintptr_t base = H.base + idx * MGC_PAGE_SIZE;
     mgc__span_init(s, spanclass, base, (uint32_t)npages);
     s->reserved = (uint32_t)reserved;
+    s->reserve_owner = owner;
     if (s->large) {
         s->elemsize = npages * MGC_PAGE_SIZE;
         MGC_TRACK_ALLOC(base, s->elemsize);

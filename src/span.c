@@ -52,6 +52,7 @@ void mgc__span_init(mgc_span *s, unsigned spanclass, uintptr_t base, uint32_t np
     s->base = base;
     s->npages = npages;
     s->reserved = 0;
+    s->reserve_owner = 0;
     s->spanclass = (uint16_t)spanclass;
     s->sizeclass = (uint8_t)sc;
     s->kind = (uint8_t)kind;

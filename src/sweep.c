@@ -2,8 +2,9 @@
  * sweep.c — sweeping (sweep.h): mark bits become alloc bits, dead slots are
  * counted as freed, empty spans go back to the page heap.
  *
- * Sweeping a small span touches only its bitmaps (a popcount, a pointer
- * swap and a clear), never the objects: dead slots keep their bytes until
+ * Sweeping a small span touches only its bitmaps (a popcount, new alloc
+ * bits written over the old in place, and a clear; span.c's inline_bits
+ * rely on nothing ever swapping the arrays), never the objects: dead slots keep their bytes until
  * they are reused and zeroed then (needzero). That keeps the sweeper cheap
  * enough to run lazily inside allocation (central.c: refills sweep their
  * class, large allocations sweep large objects); the background sweeper
@@ -86,7 +87,10 @@ static enum mgc_sweep_result sweep_span(mgc_span *s, uint32_t sg)
             return MGC_SWEEP_FREED;
         }
         s->mark_bytes[0] = 0;
-        if (__atomic_load_n(&s->reserved, __ATOMIC_RELAXED)) /* live a whole cycle: done growing */
+        /* Allocated before the last cycle and live through it: done
+           growing. One allocated since may be a buffer still growing
+           (reclaim_large sweeps the newest first). */
+        if (__atomic_load_n(&s->reserved, __ATOMIC_RELAXED) && s->reserve_sg != sg - 2)
             mgc__heap_trim_reserve(s);
         atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
         return MGC_SWEEP_FULL;

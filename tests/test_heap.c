@@ -10,7 +10,7 @@
 static mgc_span *span(uintptr_t npages)
 {
     /* Large spans of kind noscan: class 0, so the heap sets elemsize. */
-    mgc_span *s = mgc__heap_alloc_span(npages, mgc__spanclass(0, MGC_KIND_NOSCAN), 0, 0);
+    mgc_span *s = mgc__heap_alloc_span(npages, mgc__spanclass(0, MGC_KIND_NOSCAN), 0, 0, 0);
     CHECK(s != NULL);
     CHECK_EQ(s->npages, npages);
     CHECK_EQ(s->elemsize, npages * MGC_PAGE_SIZE);
@@ -81,7 +81,7 @@ static void reserve(void)
     unsigned spc = mgc__spanclass(0, MGC_KIND_NOSCAN);
     uint64_t sys, in0, in1, nspans;
     mgc__heap_read_stats(&sys, &in0, &nspans);
-    mgc_span *g = mgc__heap_alloc_span(2, spc, 8, 0);
+    mgc_span *g = mgc__heap_alloc_span(2, spc, 8, 0, 0);
     CHECK(g != NULL);
     CHECK_EQ(g->reserved, 6);
     uintptr_t rlo = g->base + 2 * MGC_PAGE_SIZE, rhi = g->base + 8 * MGC_PAGE_SIZE;
@@ -108,7 +108,7 @@ static void reserve(void)
     for (uintptr_t a = g->base + 5 * MGC_PAGE_SIZE; a < rhi; a += MGC_PAGE_SIZE)
         CHECK(!page_used(a));
     /* Freed with its reserve: all of it free again. */
-    mgc_span *h = mgc__heap_alloc_span(1, spc, 6, 0);
+    mgc_span *h = mgc__heap_alloc_span(1, spc, 6, 0, 0);
     CHECK(h != NULL && h->reserved == 5);
     uintptr_t hb = h->base;
     mgc__heap_free_span(h);
@@ -117,6 +117,34 @@ static void reserve(void)
     mgc__heap_free_span(g);
     for (int i = 0; i < 16; i++)
         mgc__heap_free_span(o[i]);
+    mgc__heap_read_stats(&sys, &in1, &nspans);
+    CHECK_EQ(in1, in0);
+
+    /* Giving back "my last growable span's reserve" touches only a span
+       the asker was given: owner 1's span is freed, owner 2's takes its
+       place, and owner 1's next allocation leaves owner 2's reserve alone;
+       owner 2's own next allocation gives it back. */
+    mgc_span *x = mgc__heap_alloc_span(1, spc, 4, 0, 1);
+    uintptr_t xb = x->base;
+    mgc__heap_free_span(x);
+    mgc_span *y = mgc__heap_alloc_span(1, spc, 4, 0, 2);
+    CHECK_EQ(y->base, xb); /* the same first run of four */
+    CHECK_EQ(y->reserved, 3);
+    mgc_span *z = mgc__heap_alloc_span(1, spc, 4, xb, 1);
+    CHECK_EQ(y->reserved, 3);
+    mgc_span *w = mgc__heap_alloc_span(1, spc, 4, y->base, 2);
+    CHECK_EQ(y->reserved, 0);
+    mgc__heap_free_span(w);
+    mgc__heap_free_span(z);
+    mgc__heap_free_span(y);
+
+    /* A span the heap must grow for gets its room too: no hole holds more
+       pages than are mapped. */
+    uintptr_t big = atomic_load(&mgc__heap.mapped) / MGC_PAGE_SIZE + 1;
+    mgc_span *v = mgc__heap_alloc_span(big, spc, big + 8, 0, 0);
+    CHECK(v != NULL);
+    CHECK_EQ(v->reserved, 8);
+    mgc__heap_free_span(v);
     mgc__heap_read_stats(&sys, &in1, &nspans);
     CHECK_EQ(in1, in0);
 }
@@ -263,7 +291,7 @@ int main(void)
     uintptr_t hole = x->base;
     CHECK_EQ(y->base, hole + 2 * MGC_PAGE_SIZE);
     mgc__heap_free_span(x); /* a 2-page hole below y */
-    mgc_span *r = mgc__heap_alloc_span(1, mgc__spanclass(0, MGC_KIND_NOSCAN), 4, 0);
+    mgc_span *r = mgc__heap_alloc_span(1, mgc__spanclass(0, MGC_KIND_NOSCAN), 4, 0, 0);
     CHECK(r != NULL && r->base > y->base);
     for (uintptr_t k = 1; k < 4; k++)
         CHECK(mgc__span_of(r->base + k * MGC_PAGE_SIZE) == NULL);
@@ -274,7 +302,7 @@ int main(void)
     mgc_span *h1 = span(1);
     CHECK_EQ(h1->base, hole);
     uintptr_t mapped1 = atomic_load(&mgc__heap.mapped);
-    mgc_span *h2 = mgc__heap_alloc_span(1, mgc__spanclass(0, MGC_KIND_NOSCAN), mapped1 / MGC_PAGE_SIZE + 1000, 0);
+    mgc_span *h2 = mgc__heap_alloc_span(1, mgc__spanclass(0, MGC_KIND_NOSCAN), mapped1 / MGC_PAGE_SIZE + 1000, 0, 0);
     CHECK(h2 != NULL);
     CHECK_EQ(h2->base, hole + MGC_PAGE_SIZE);
     CHECK_EQ(atomic_load(&mgc__heap.mapped), mapped1);
@@ -287,7 +315,7 @@ int main(void)
     random_first_fit();
 
     /* The heap refuses what it cannot reserve. */
-    CHECK(mgc__heap_alloc_span(mgc__heap.reserved / MGC_PAGE_SIZE + 1, mgc__spanclass(0, MGC_KIND_NOSCAN), 0, 0) == NULL);
+    CHECK(mgc__heap_alloc_span(mgc__heap.reserved / MGC_PAGE_SIZE + 1, mgc__spanclass(0, MGC_KIND_NOSCAN), 0, 0, 0) == NULL);
     mgc__cs_exit(t);
     return 0;
 }

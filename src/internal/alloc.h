@@ -16,14 +16,16 @@ MGC_INTERNAL void *mgc__alloc_noscan_raw(size_t size);
 
 /* Raw noscan storage of size bytes (>= 16) that is its own large span
    whatever its size, placed where room bytes from its start are free if
-   the mapped heap has such a place, so that mgc__grow_in_place can extend
-   it later (a hint: nothing is reserved). For a container whose storage
+   the mapped heap has such a place, the pages after it held as its
+   reserve, so that mgc__grow_in_place can extend it later (heap.c says
+   when the reserve is given back). For a container whose storage
    grows by doubling; freed like any large object (mgc_free, or
    mgc_free_sized with the size asked, which rounds to its pages). */
 MGC_INTERNAL void *mgc__alloc_growable_raw(size_t size, size_t room);
 
 /* Grow the large object p (a pointer mgc returned, held by the caller) in
-   place to at least size bytes, if the pages after it are free: true when
+   place to at least size bytes, over its reserve and then the pages after
+   it if they are free: true when
    it now has room (the new bytes zeroed if zeroed; a typed object's length
    follows), false when p is not large or its neighbours are taken. */
 MGC_INTERNAL bool mgc__grow_in_place(void *p, size_t size, bool zeroed);

@@ -49,10 +49,11 @@ MGC_INTERNAL bool mgc__central_cache_span(unsigned spc, mgc_span **slot);
    partial or full list. */
 MGC_INTERNAL void mgc__central_uncache_span(mgc_span **slot);
 /* A large span of npages (its own class-0 span of kind `kind`), on the full
-   swept list; room and prev: mgc__heap_alloc_span's placement hint (0:
-   none) and the span whose reserve to give back (0: none). NULL when the
-   heap cannot grow. */
-MGC_INTERNAL mgc_span *mgc__central_alloc_large(uintptr_t npages, unsigned kind, uintptr_t room, uintptr_t prev);
+   swept list; room, prev and owner: mgc__heap_alloc_span's placement hint
+   (0: none), the span whose reserve to give back (0: none) and who asks.
+   NULL when the heap cannot grow. */
+MGC_INTERNAL mgc_span *mgc__central_alloc_large(uintptr_t npages, unsigned kind, uintptr_t room, uintptr_t prev,
+                                                uintptr_t owner);
 MGC_INTERNAL void mgc__central_fork_prepare(void);
 MGC_INTERNAL void mgc__central_fork_parent(void);
 MGC_INTERNAL void mgc__central_fork_child(void);

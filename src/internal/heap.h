@@ -53,11 +53,13 @@ MGC_INTERNAL mgc_chunk_sum mgc__chunk_summary(const uint64_t *words);
    the span map; for class 0, elemsize is npages pages. room > npages asks
    for a place with room pages free from its start, if the mapped heap has
    one, the pages after the span held as its reserve for growth in place
-   (s->reserved; without such a place, none). prev, if not 0: first give
-   back the reserve of the span that starts there (the caller's last
-   growable span, which may have been freed since). NULL when the heap
-   cannot grow. Takes the heap lock. */
-MGC_INTERNAL mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t room, uintptr_t prev);
+   (s->reserved; without such a place, none; when the heap grows for the
+   span, it grows by the room). owner: a token for whoever asks (a
+   thread); prev, if not 0: first give back the reserve of the span that
+   starts there if owner gave it (its last growable span, which may have
+   been freed since). NULL when the heap cannot grow. Takes the heap lock. */
+MGC_INTERNAL mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t room, uintptr_t prev,
+                                            uintptr_t owner);
 /* Grow a large span in place to npages over its reserve, then over the
    pages after it if they are free (or can be committed at the top of the
    heap). *needzero: the new pages may

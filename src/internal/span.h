@@ -79,6 +79,8 @@ struct mgc_span {
        span's central lock only, as a hint (a relaxed load: the owner may
        be giving the reserve back at the same time). */
     uint32_t reserved;
+    uint32_t reserve_sg;   /* the sweepgen when the reserve was given (central lock) */
+    uintptr_t reserve_owner; /* who may give it back early (heap.c); heap lock */
     uint32_t allspans_index;   /* heap lock */
     uint8_t list;              /* which central list holds it (MGC_LIST_*); central lock */
     uint8_t cached_in_mark;    /* cached while marking: blacken on uncache; owner */
