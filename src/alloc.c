@@ -4,7 +4,8 @@
  * Paths, fastest first:
  *   - tiny: noscan objects under 16 bytes bump within the thread's current
  *     16-byte block (8-byte aligned, DESIGN.md invariant 6);
- *   - small (<= 32 KiB; <= 1 KiB inline in mgc_alloc/mgc_alloc_noscan):
+ *   - small (<= 32 KiB; inline up to 1 KiB in mgc_alloc/mgc_alloc_noscan,
+ *     at every small size in the containers' raw path):
  *     first the slot this thread freed last in that size class (free.c's
  *     reuse list), else ctz on the cached span's alloc_cache; zeroed if
  *     needzero, after the no-suspend section on the inline path;
@@ -13,7 +14,9 @@
  *     section (a stop may wait for up to 32 KiB of memset, a microsecond
  *     or so);
  *   - large (> 32 KiB, and a container's growable storage from 32 KiB,
- *     mgc__alloc_growable_raw): a span of its own from the page heap,
+ *     mgc__alloc_growable_raw, with a reserve of pages after it that the
+ *     thread's next growable storage gives back, heap.c): a span of its
+ *     own from the page heap, after sweeping dead large objects (central.c),
  *     zeroed outside the no-suspend section so a stop never waits for that
  *     memset.
  * Only what may hold old data is zeroed: fresh pages from the OS are zero.

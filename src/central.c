@@ -50,6 +50,18 @@ static void claim(mgc_span *s, uint32_t sg)
               s->spanclass, want, sg);
 }
 
+/* Claim and sweep a span just popped off an unswept list of c; a full one
+   goes to the swept full list, a partial one is the caller's to place, a
+   freed one is gone. Caller holds c's lock. */
+static enum mgc_sweep_result sweep_popped(mgc_central *c, mgc_span *s, uint32_t sg)
+{
+    claim(s, sg);
+    enum mgc_sweep_result r = mgc__sweep_span(s, sg);
+    if (r == MGC_SWEEP_FULL)
+        mgc__list_push(&c->full[mgc__swept_index(sg)], s, MGC_LIST_FULL);
+    return r;
+}
+
 /* Sweep spans from one unswept list until one has room; spans that fill
    up go to the swept full list. Returns the span with room, or NULL. */
 static mgc_span *sweep_for_room(mgc_central *c, mgc_span **unswept, uint32_t sg, int *budget)
@@ -57,12 +69,8 @@ static mgc_span *sweep_for_room(mgc_central *c, mgc_span **unswept, uint32_t sg,
     mgc_span *s;
     while (*budget > 0 && (s = mgc__list_pop(unswept))) {
         (*budget)--;
-        claim(s, sg);
-        enum mgc_sweep_result r = mgc__sweep_span(s, sg);
-        if (r == MGC_SWEEP_PARTIAL)
+        if (sweep_popped(c, s, sg) == MGC_SWEEP_PARTIAL)
             return s;
-        if (r == MGC_SWEEP_FULL)
-            mgc__list_push(&c->full[mgc__swept_index(sg)], s, MGC_LIST_FULL);
     }
     return NULL;
 }
@@ -140,7 +148,7 @@ static void reclaim_large(unsigned kind, uintptr_t want, uint32_t sg)
     MGC_ASSERT(kind < 3);
     if (mgc__sweep_done())
         return;
-    unsigned un = mgc__unswept_index(sg), sw = mgc__swept_index(sg);
+    unsigned un = mgc__unswept_index(sg);
     uintptr_t freed = 0;
     int budget = 100; /* as mgc__central_cache_span's */
     for (unsigned k = 0; k < 3 && freed < want && budget > 0; k++) {
@@ -152,12 +160,9 @@ static void reclaim_large(unsigned kind, uintptr_t want, uint32_t sg)
         mgc_span *s;
         while (freed < want && budget > 0 && (s = mgc__list_pop(&c->full[un]))) {
             budget--;
-            claim(s, sg);
             uintptr_t n = s->npages + __atomic_load_n(&s->reserved, __ATOMIC_RELAXED);
-            if (mgc__sweep_span(s, sg) == MGC_SWEEP_FREED)
+            if (sweep_popped(c, s, sg) == MGC_SWEEP_FREED) /* else full: large spans are never partial */
                 freed += n;
-            else
-                mgc__list_push(&c->full[sw], s, MGC_LIST_FULL);
         }
         mgc__unlock(&c->lock);
     }

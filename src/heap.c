@@ -233,16 +233,32 @@ static bool grow(uintptr_t npages)
 
 /* Mark the free pages [idx, idx + n) in use; *needzero: whether they may
    hold old data. Caller holds the lock. */
-static void take_pages(uintptr_t idx, uintptr_t n, bool *needzero)
+/* Move pages [idx, idx + n) out of the free set (used) or back into it:
+   the bits, the summaries, the search start. Caller holds the lock. */
+static void mark_pages(uintptr_t idx, uintptr_t n, bool used)
 {
-    set_range(idx, n, true);
-    update_sums(idx, n, true);
-    if (idx <= H.search && H.search < idx + n)
+    set_range(idx, n, used);
+    update_sums(idx, n, used);
+    if (used && idx <= H.search && H.search < idx + n)
         H.search = idx + n;
+    else if (!used && idx < H.search)
+        H.search = idx;
+}
+
+/* Pages [idx, idx + n), already out of the free set, go into use:
+   *needzero tells whether they may hold old data. Caller holds the lock. */
+static void use_pages(uintptr_t idx, uintptr_t n, bool *needzero)
+{
     *needzero = idx < H.zeroed;
     if (idx + n > H.zeroed)
         H.zeroed = idx + n;
     H.pages_inuse += n;
+}
+
+static void take_pages(uintptr_t idx, uintptr_t n, bool *needzero)
+{
+    mark_pages(idx, n, true);
+    use_pages(idx, n, needzero);
 }
 
 /* Point the span map's entries for pages [idx, idx + n) at s, or at NULL
@@ -254,26 +270,12 @@ static void publish(mgc_span *s, uintptr_t idx, uintptr_t n)
         atomic_store_explicit(&H.spanmap[i], s, memory_order_release);
 }
 
-/* Hold the free pages [idx, idx + n) as a span's reserve: out of the free
-   set, but not in use. Caller holds the lock. */
-static void reserve_pages(uintptr_t idx, uintptr_t n)
-{
-    set_range(idx, n, true);
-    update_sums(idx, n, true);
-    if (idx <= H.search && H.search < idx + n)
-        H.search = idx + n;
-}
-
 /* Give s's reserve back to the free set. Caller holds the lock. */
 static void release_reserve(mgc_span *s)
 {
     if (!s->reserved)
         return;
-    uintptr_t idx = ((s->base - H.base) >> MGC_PAGE_SHIFT) + s->npages;
-    set_range(idx, s->reserved, false);
-    update_sums(idx, s->reserved, false);
-    if (idx < H.search)
-        H.search = idx;
+    mark_pages(((s->base - H.base) >> MGC_PAGE_SHIFT) + s->npages, s->reserved, false);
     __atomic_store_n(&s->reserved, 0, __ATOMIC_RELAXED); /* span.h: read unlocked as a hint */
 }
 
@@ -297,7 +299,7 @@ static uintptr_t alloc_pages(uintptr_t n, uintptr_t room, bool *needzero, uintpt
     for (;;) {
         if (hint && (idx = find_pages(room, &trail)) != NONE) {
             take_pages(idx, n, needzero);
-            reserve_pages(idx + n, room - n);
+            mark_pages(idx + n, room - n, true); /* the reserve: out of the free set, not in use */
             *reserved = room - n;
             return idx;
         }
@@ -315,10 +317,7 @@ static uintptr_t alloc_pages(uintptr_t n, uintptr_t room, bool *needzero, uintpt
 
 static void free_pages(uintptr_t idx, uintptr_t n)
 {
-    set_range(idx, n, false);
-    update_sums(idx, n, false);
-    if (idx < H.search)
-        H.search = idx;
+    mark_pages(idx, n, false);
     H.pages_inuse -= n;
 }
 
@@ -383,11 +382,8 @@ bool mgc__heap_extend_span(mgc_span *s, uintptr_t npages, bool *needzero)
         }
     }
     bool nz = false;
-    if (from_res) { /* in pagebits already: what take_pages does besides */
-        nz = end < H.zeroed;
-        if (end + from_res > H.zeroed)
-            H.zeroed = end + from_res;
-        H.pages_inuse += from_res;
+    if (from_res) { /* out of the free set already */
+        use_pages(end, from_res, &nz);
         __atomic_store_n(&s->reserved, s->reserved - (uint32_t)from_res, __ATOMIC_RELAXED);
     }
     if (more) { /* the reserve is used up: these follow the span */

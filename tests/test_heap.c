@@ -155,7 +155,7 @@ static uintptr_t brute_first_fit(uintptr_t n)
 {
     uintptr_t pages = atomic_load(&mgc__heap.mapped) / MGC_PAGE_SIZE, run = 0;
     for (uintptr_t p = 0; p < pages; p++) {
-        run = (mgc__heap.pagebits[p >> 6] >> (p & 63)) & 1 ? 0 : run + 1;
+        run = page_used(mgc__heap.base + p * MGC_PAGE_SIZE) ? 0 : run + 1;
         if (run == n)
             return mgc__heap.base + (p + 1 - n) * MGC_PAGE_SIZE;
     }
