@@ -273,9 +273,8 @@ static MGC_NOINLINE void *alloc_reuse(mgc_thread *t, mgc_cache_entry *e, unsigne
    no-suspend section: it is allocated already and its address is in a
    register, so a stop in between only delays the zeroing (a conservative
    scan of the old bytes can only retain, never corrupt). sizeclass: the
-   class of the request, which the caller looks up (the public paths in
-   the table for sizes up to 1 KiB only, so their common case reads one
-   table). */
+   class of the request, which the caller looks up (the public paths call
+   it only up to 1 KiB, where mgc__size_to_class reads one table). */
 MGC_INLINE void *alloc_fast(mgc_thread *t, unsigned sizeclass, size_t size, unsigned kind, const bool zeroed)
 {
     unsigned spc = sizeclass << 2 | kind;
@@ -319,7 +318,7 @@ void *mgc_alloc(size_t size)
 {
     mgc_thread *t = mgc__self;
     if (likely(t != NULL) && likely(size <= MGC_SMALL_SIZE_MAX))
-        return alloc_fast(t, mgc__size_to_class8[(size + 7) >> 3], size, MGC_KIND_SCAN, true);
+        return alloc_fast(t, mgc__size_to_class(size), size, MGC_KIND_SCAN, true);
     return alloc_slow(size, MGC_KIND_SCAN, NULL, 1, true, 0);
 }
 
@@ -338,7 +337,7 @@ void *mgc_alloc_noscan(size_t size)
             }
             return tiny_miss(t, sz);
         } else if (size <= MGC_SMALL_SIZE_MAX) {
-            return alloc_fast(t, mgc__size_to_class8[(size + 7) >> 3], size, MGC_KIND_NOSCAN, true);
+            return alloc_fast(t, mgc__size_to_class(size), size, MGC_KIND_NOSCAN, true);
         }
     }
     return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, true, 0);

@@ -85,11 +85,8 @@ static MGC_NOINLINE char *grow(mgc_buf *b, size_t n, size_t *oldcap, const char 
         b->cap = cap;
         return NULL;
     }
-    /* Placed for growth only when it may grow in place: with the switch off
-       the storage is what a program without the free would get. */
-    char *p = cap < BUF_SPAN_MIN || !mgc__containers_free
-                  ? mgc__alloc_noscan_raw(cap)
-                  : mgc__alloc_growable_raw(cap, cap <= SIZE_MAX / BUF_ROOM ? cap * BUF_ROOM : cap);
+    char *p = cap < BUF_SPAN_MIN ? mgc__alloc_noscan_raw(cap)
+                                 : mgc__containers_alloc_growable(cap, cap <= SIZE_MAX / BUF_ROOM ? cap * BUF_ROOM : cap);
     MGC_CHECK(p != NULL, "%s: out of memory growing buffer %p to %zu bytes", fn, (void *)b, cap);
     char *old = b->data;
     if (b->len)

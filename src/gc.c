@@ -1,6 +1,9 @@
 /*
  * gc.c — one collection cycle from trigger to sweep (gc.h has the phases),
- * the allocation trigger, and mgc_collect.
+ * the allocation trigger, mgc_collect, the number of mark workers, and the
+ * stop and restart of the world for everyone who stops it (stats.c too):
+ * every stop pauses the background sweeper with it, and the sweeper is
+ * woken only once the world runs again.
  *
  * Invariants:
  *   - Cycles run one at a time, under mgc__gc.lock, on the thread that
@@ -33,10 +36,9 @@ void (*mgc__test_after_mark)(void);
    scanning per worker, one worker finishes first. The work is what the
    last mark scanned: noscan objects are marked without being read, so a
    heap of large strings needs no helpers however big it is. */
-static int choose_workers(void)
+int mgc__gc_workers_for(uint64_t scan_work)
 {
-    uint64_t per = 1 * MGC_MiB;
-    uint64_t want = 1 + mgc__pacer_scan_work() / per;
+    uint64_t want = 1 + scan_work / MGC_MiB;
     int n = mgc__opts.gomaxprocs;
     return want < (uint64_t)n ? (int)want : n;
 }
@@ -63,7 +65,7 @@ static MGC_NOINLINE void cycle(bool forced)
     memset(&c, 0, sizeof c);
     c.forced = forced;
     c.stwprocs = mgc__opts.gomaxprocs;
-    int nworkers = choose_workers();
+    int nworkers = mgc__gc_workers_for(mgc__pacer_scan_work());
 
     /* 1. Sweep termination, world running: pay off the last cycle's sweep,
        and do everything that may take a lock a stopped thread could hold. */

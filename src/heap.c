@@ -15,9 +15,9 @@
  * the pages after the span as its reserve, so another allocation cannot
  * land there; a large span extends in place over its reserve, then over
  * the free pages after it (mgc__heap_extend_span). A reserve is given back
- * when the span is freed, when the sweeper finds it live (it has stopped
- * growing by then), or when its owner asks (alloc.c: a thread's next
- * growable allocation returns the previous one's).
+ * when the span is freed, when a sweep finds it live and made before the
+ * last cycle (it has stopped growing by then), or when its owner asks
+ * (alloc.c: a thread's next growable allocation returns the previous one's).
  *
  * Invariants (all under heap.lock):
  *   - sums[c] describes pagebits of chunk c, unless it is marked stale: a

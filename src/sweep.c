@@ -4,11 +4,14 @@
  *
  * Sweeping a small span touches only its bitmaps (a popcount, new alloc
  * bits written over the old in place, and a clear; span.c's inline_bits
- * rely on nothing ever swapping the arrays), never the objects: dead slots keep their bytes until
- * they are reused and zeroed then (needzero). That keeps the sweeper cheap
- * enough to run lazily inside allocation (central.c: refills sweep their
- * class, large allocations sweep large objects); the background sweeper
- * takes the rest, and is woken only for heaps of SWEEP_BG_MIN_SPANS or more.
+ * rely on nothing ever swapping the arrays), never the objects: dead slots
+ * keep their bytes until they are reused and zeroed then (needzero). That
+ * keeps the sweeper cheap enough to run lazily inside allocation
+ * (central.c: refills sweep their class, large allocations sweep large
+ * objects); the background sweeper takes the rest, and is woken only for
+ * heaps of MGC_SWEEP_BG_MIN_SPANS or more. A live large span made before
+ * the last cycle gives back its reserve of pages (heap.c), under the heap
+ * lock taken inside the span's central lock, the usual order.
  *
  * Invariants: `unswept` is the number of spans still to sweep this cycle; it
  * is set at mark termination (world stopped, every span on a central list)
@@ -151,21 +154,10 @@ void mgc__sweep_pause(void)
 
 void mgc__sweep_resume(void) { atomic_store_explicit(&SW.paused, 0, memory_order_seq_cst); }
 
-/* Below this many spans to sweep the background sweeper is not woken: the
-   wake costs the collecting thread a futex call (on a VM an interrupt to
-   the other CPU, several microseconds), and the sweeper then contends with
-   the program for the central and heap locks, while the allocator sweeps
-   what it needs lazily anyway (central.c: refills and large allocations)
-   and the next cycle sweeps the rest before it starts. A program dropping
-   a 64 KiB mgc_buf result 64 times per cycle (about 70 spans) built each
-   result 3% faster without the wake (5133-5197 ns against 5280-5368,
-   three runs of 21 interleaved reps, the threshold made a variable). At
-   256 spans a sweep is 50-100 us of work, which a second CPU should take. */
-#define SWEEP_BG_MIN_SPANS 256
 
 void mgc__sweep_kick(void)
 {
-    if (atomic_load_explicit(&SW.unswept, memory_order_acquire) >= SWEEP_BG_MIN_SPANS) {
+    if (atomic_load_explicit(&SW.unswept, memory_order_acquire) >= MGC_SWEEP_BG_MIN_SPANS) {
         atomic_fetch_add_explicit(&SW.gen, 1, memory_order_release);
         mgc__os_futex_wake(&SW.gen, 1);
     }

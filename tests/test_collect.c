@@ -72,9 +72,7 @@ static void workers_follow_scan_work(void)
     mgc_collect();
     CHECK_MSG(work - roots < (1u << 20), "scan work %llu with %llu of roots: the noscan blobs counted",
               (unsigned long long)work, (unsigned long long)roots);
-    int want = 1 + (int)(work >> 20);
-    if (want > mgc__opts.gomaxprocs)
-        want = mgc__opts.gomaxprocs;
+    int want = mgc__gc_workers_for(work);
     /* Fewer if a helper thread could not start (mark.c runs with the
        workers it has). */
     CHECK_MSG(mgc__stats.last.nworkers <= want, "8 MiB of noscan objects (%llu bytes of scan work) marked by %d workers",
@@ -90,9 +88,7 @@ static void workers_follow_scan_work(void)
     work = mgc__pacer_scan_work();
     mgc_collect(); /* sized by it */
     CHECK_MSG(work >= (4u << 20), "scan work %llu", (unsigned long long)work);
-    want = 1 + (int)(work >> 20);
-    if (want > mgc__opts.gomaxprocs)
-        want = mgc__opts.gomaxprocs;
+    want = mgc__gc_workers_for(work);
     CHECK_MSG(want >= 2 && mgc__stats.last.nworkers >= 2 && mgc__stats.last.nworkers <= want,
               "4 MiB of scan objects marked by %d workers (at most %d)", mgc__stats.last.nworkers, want);
     g_list = NULL;

@@ -69,8 +69,7 @@ static void summaries(void)
 
 static bool page_used(uintptr_t addr)
 {
-    uintptr_t p = (addr - mgc__heap.base) / MGC_PAGE_SIZE;
-    return (mgc__heap.pagebits[p >> 6] >> (p & 63)) & 1;
+    return mgc__bit_get(mgc__heap.pagebits, (addr - mgc__heap.base) / MGC_PAGE_SIZE);
 }
 
 /* A span placed with room holds the pages after it as its reserve: no

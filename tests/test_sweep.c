@@ -1,7 +1,7 @@
 /*
  * test_sweep.c — who sweeps after a cycle (sweep.c, central.c).
  *
- *   - A small heap (under SWEEP_BG_MIN_SPANS spans) is swept by the program
+ *   - A small heap (under MGC_SWEEP_BG_MIN_SPANS spans) is swept by the program
  *     as it allocates: the background sweeper is not woken, so after a
  *     cycle the sweep stays unfinished while the program sleeps.
  *   - A large allocation first sweeps the large objects dropped last
@@ -46,7 +46,7 @@ static void small_heap(void)
                since; the heap is small, so nothing will until we allocate. */
             seen = ms.num_gc;
             uint64_t n = nspans();
-            if (n >= 256) {
+            if (n >= MGC_SWEEP_BG_MIN_SPANS) {
                 printf("small_heap: %llu spans at the cycle, the laziness check is skipped\n",
                        (unsigned long long)n);
                 lazy_checked = 3;
@@ -82,7 +82,7 @@ static void big_heap(void)
         p[0] = 1;
         mgc_read_memstats(&ms);
     }
-    CHECK_MSG(n >= 256, "%llu spans", (unsigned long long)n);
+    CHECK_MSG(n >= MGC_SWEEP_BG_MIN_SPANS, "%llu spans", (unsigned long long)n);
     /* Nothing allocates from here on: only the background sweeper can. */
     int waited = 0;
     while (!mgc__sweep_done() && waited < 10000) {

@@ -1,14 +1,14 @@
 /*
  * containers.h — what the self-freeing containers (buf.c, vec.c, map.c)
  * share: the switch that turns their frees off, the one function through
- * which they free, the one through which they grow in place (both obey the
- * switch), and the rounding of a request up to what the allocator would
+ * which they free, the ones through which they allocate storage that may
+ * grow in place and grow it (all three obey the switch), and the rounding of a request up to what the allocator would
  * hand out anyway.
  *
  * Invariant kept by all three: a container's storage is freed only after
  * the last read from it (a growth copies first, then frees), and only
- * through mgc__containers_release, with the exact size and kind it was
- * allocated with.
+ * through mgc__containers_release, with its current size (as allocated, or
+ * as grown in place) and kind.
  */
 #ifndef MGC_CONTAINERS_H
 #define MGC_CONTAINERS_H
@@ -40,6 +40,15 @@ MGC_INLINE void mgc__containers_release(void *p, size_t size, int noscan)
 MGC_INLINE bool mgc__containers_grow_in_place(void *p, size_t size, bool zeroed)
 {
     return mgc__containers_free && p && mgc__grow_in_place(p, size, zeroed);
+}
+
+/* Raw noscan storage of size bytes placed to grow in place (alloc.h's
+   mgc__alloc_growable_raw, room bytes from its start) while the frees are
+   on; with them off, what a program without the free would get: a plain
+   raw allocation. */
+MGC_INLINE void *mgc__containers_alloc_growable(size_t size, size_t room)
+{
+    return mgc__containers_free ? mgc__alloc_growable_raw(size, room) : mgc__alloc_noscan_raw(size);
 }
 
 /* The bytes the allocator hands out for a request of size bytes (typed:

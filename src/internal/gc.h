@@ -57,6 +57,9 @@ MGC_INTERNAL void mgc__ensure_init(void);
 MGC_INTERNAL void mgc__gc_maybe(void);
 /* Run a full cycle and finish its sweep (OOM path). Outside no-suspend. */
 MGC_INTERNAL void mgc__gc_full(void);
+/* Mark workers for a cycle whose mark is expected to scan scan_work bytes
+   (the last mark's, mgc__pacer_scan_work): one per MiB, up to GOMAXPROCS. */
+MGC_INTERNAL int mgc__gc_workers_for(uint64_t scan_work);
 /* Stop the world and the background sweeper with it (every stop does
    both: sweep.c's invariant); start both again, returning the time the
    world was running again (the background sweeper is woken after it, the
