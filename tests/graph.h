@@ -15,6 +15,7 @@
 #define MGC_TEST_GRAPH_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #define MAGIC 0xBEEFull
 enum { K_SCAN = 1, K_NOSCAN = 2, K_TYPED = 3 };
@@ -36,13 +37,6 @@ static inline int is_ptr(int kind, unsigned nptr, size_t w)
 }
 
 /* Fresh memory from mgc must read as zeros. */
-static void check_zero(const void *p, size_t n)
-{
-    const uint64_t *w = p;
-    for (size_t i = 0; i < n / 8; i++)
-        CHECK_MSG(w[i] == 0, "fresh object %p: word %zu is %#llx, not zero", p, i, (unsigned long long)w[i]);
-}
-
 /* A fresh node (checked zeroed and 16-aligned), its pointer words NULL.
    nwords: a multiple of 8 for K_TYPED; nptr < 65536, for K_SCAN only. */
 static uint64_t *node_new(int kind, size_t nwords, unsigned nptr)
@@ -52,7 +46,7 @@ static uint64_t *node_new(int kind, size_t nwords, unsigned nptr)
                                      : mgc_alloc_array(&T_ELEM, nwords / 8);
     CHECK(p != NULL);
     CHECK_MSG((uintptr_t)p % 16 == 0, "%p not 16-aligned", (void *)p);
-    check_zero(p, nwords * 8);
+    t_check_zero(p, nwords * 8, "fresh node");
     uint32_t id = atomic_fetch_add(&g_next_id, 1) & 0x7FFFFFFF;
     p[0] = MAGIC << 48 | (uint64_t)kind << 44 | (uint64_t)nptr << 28;
     p[1] = 1ull << 63 | (uint64_t)id << 32 | nwords;
@@ -109,15 +103,25 @@ static void walker_push(walker *w, uintptr_t c)
 }
 
 /* Check the node at base p word for word; queue its children. */
-static void verify_node(walker *w, const uint64_t *p)
+/* A node's header, as node_new writes it: false if the tag is not there. */
+static inline bool node_header(const uint64_t *p, int *kind, unsigned *nptr, uint64_t *id, size_t *nwords)
 {
     uint64_t w0 = p[0], w1 = p[1];
-    CHECK_MSG((w0 >> 48) == MAGIC && (w1 >> 63), "node %p: tag %#llx %#llx: reclaimed while reachable?",
-              (const void *)p, (unsigned long long)w0, (unsigned long long)w1);
-    int kind = (int)((w0 >> 44) & 0xF);
-    unsigned nptr = (unsigned)((w0 >> 28) & 0xFFFF);
-    uint64_t id = (w1 >> 32) & 0x7FFFFFFF;
-    size_t nwords = w1 & 0xFFFFFFFF;
+    *kind = (int)((w0 >> 44) & 0xF);
+    *nptr = (unsigned)((w0 >> 28) & 0xFFFF);
+    *id = (w1 >> 32) & 0x7FFFFFFF;
+    *nwords = w1 & 0xFFFFFFFF;
+    return (w0 >> 48) == MAGIC && (w1 >> 63);
+}
+
+static void verify_node(walker *w, const uint64_t *p)
+{
+    int kind;
+    unsigned nptr;
+    uint64_t id;
+    size_t nwords;
+    CHECK_MSG(node_header(p, &kind, &nptr, &id, &nwords), "node %p: tag %#llx %#llx: reclaimed while reachable?",
+              (const void *)p, (unsigned long long)p[0], (unsigned long long)p[1]);
     CHECK(kind >= K_SCAN && kind <= K_TYPED);
     CHECK_MSG(mgc_usable_size(p) >= nwords * 8, "node %llu: usable %zu < %zu", (unsigned long long)id,
               mgc_usable_size(p), nwords * 8);

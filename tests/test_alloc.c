@@ -11,12 +11,6 @@ static const uint8_t mask_big[] = {0xFF, 0xFF};
 static const mgc_type T1K = {1024, 128, mask_big, "T1K"};
 static const mgc_type TNP = {24, 0, NULL, "no pointers"};
 
-static void check_zero(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        CHECK_MSG(p[i] == 0, "byte %zu of %zu not zero", i, n);
-}
-
 /* No span holds any page of [p + from, p + to): the pages are free (or not
    yet mapped, at the top of the heap). */
 static bool pages_free(const void *p, size_t from, size_t to)
@@ -33,7 +27,7 @@ static void check_object(void *p, size_t size, size_t align)
     CHECK_MSG((uintptr_t)p % align == 0, "%p for %zu bytes not %zu-aligned", p, size, align);
     size_t u = mgc_usable_size(p);
     CHECK_MSG(u >= size, "usable %zu < %zu", u, size);
-    check_zero(p, u);
+    t_check_zero(p, u, "object");
     /* Inside a tiny block, mgc_base gives the block's start (DESIGN.md). */
     void *base = align == 8 ? (void *)((uintptr_t)p & ~(uintptr_t)15) : p;
     CHECK(mgc_base(p) == base);
@@ -116,7 +110,7 @@ int main(void)
     CHECK_EQ(mgc__span_of((uintptr_t)r)->kind, MGC_KIND_NOSCAN);
     r = mgc_realloc(r, 100000);
     CHECK(!memcmp(r, "0123456789", 10));
-    check_zero(r + 5000, 100000 - 5000);
+    t_check_zero(r + 5000, 100000 - 5000, "object");
     r = mgc_realloc(r, 3);
     CHECK(!memcmp(r, "012", 3));
     void **rt = mgc_alloc_typed(&T32);
@@ -145,7 +139,7 @@ int main(void)
     bool free_after = pages_free(g, gu, 400000);
     char *g2 = mgc_realloc(g, 400000);
     CHECK(g2[0] == 7 && g2[gu - 1] == 7);
-    check_zero(g2 + gu, mgc_usable_size(g2) - gu);
+    t_check_zero(g2 + gu, mgc_usable_size(g2) - gu, "object");
     if (free_after)
         CHECK(g2 == g);
     void **ta = mgc_alloc_array(&T1K, 40); /* 40 KiB: large, typed */
@@ -178,7 +172,7 @@ int main(void)
             memset(mgc_alloc(64), 0xEE, 64);
         mgc_collect();
         for (int i = 0; i < 20000; i++)
-            check_zero(mgc_alloc(64), 64);
+            t_check_zero(mgc_alloc(64), 64, "object");
     }
 
     /* Bad pointers abort with one line naming them. */

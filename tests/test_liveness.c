@@ -51,13 +51,6 @@ static NOINLINE void collect_clean(void)
     forced_collect();
 }
 
-static void check_zero(const void *p, size_t n, const char *what)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++)
-        CHECK_MSG(c[i] == 0, "%s: byte %zu of %zu is 0x%02x, not zero", what, i, n, c[i]);
-}
-
 static void check_align(const void *p, size_t size, int noscan)
 {
     size_t a = noscan && size < 16 ? 8 : 16;
@@ -190,7 +183,7 @@ static void *node_alloc(const shape *sh)
         CHECK(p != NULL);
         check_align(p, sh->tinysize, 1);
         CHECK(mgc_usable_size(p) >= sh->tinysize);
-        check_zero(p, sh->tinysize, "new tiny object");
+        t_check_zero(p, sh->tinysize, "new tiny object");
         uint64_t w0 = TINY_MAGIC << 48 | (uint64_t)sh->tinysize << 40 | id;
         memcpy(p, &w0, 8);
         for (size_t i = 8; i < sh->tinysize; i++)
@@ -211,7 +204,7 @@ static void *node_alloc(const shape *sh)
     check_align(p, bytes, sh->kind == K_NOSCAN);
     size_t u = mgc_usable_size(p);
     CHECK_MSG(u >= bytes, "usable size %zu < %zu", u, bytes);
-    check_zero(p, u, "new object");
+    t_check_zero(p, u, "new object");
     p[0] = NODE_MAGIC << 48 | (uint64_t)sh->kind << 44 | (uint64_t)sh->type << 36 | (uint64_t)sh->nptr << 28;
     p[1] = 1ull << 63 | (uint64_t)id << 32 | sh->nwords;
     for (size_t w = 2; w < sh->nwords; w++)
@@ -1219,7 +1212,7 @@ static void test_realloc(void)
     make_targets(g_hidden, 1, 2032, 0);
     void **z = mgc_realloc(NULL, 64);
     CHECK(z);
-    check_zero(z, 64, "realloc(NULL, 64)");
+    t_check_zero(z, 64, "realloc(NULL, 64)");
     z[5] = t_unhide(g_hidden[0]);
     g_r = z;
     z = NULL;
@@ -1292,7 +1285,7 @@ static void usable_case(size_t size, int kind)
         CHECK(o[i]);
         us[i] = mgc_usable_size(o[i]);
         CHECK_MSG(us[i] >= size, "usable %zu < %zu", us[i], size);
-        check_zero(o[i], us[i], "fresh object (usable bytes)");
+        t_check_zero(o[i], us[i], "fresh object (usable bytes)");
         memset(o[i], 0x40 + i, size);
         memset(o[i] + size, 0xEE, us[i] - size);
     }
@@ -1325,7 +1318,7 @@ static void test_usable_size(void)
         check_align(o[i], sz[i], 1);
         size_t u = mgc_usable_size(o[i]);
         CHECK(u >= sz[i]);
-        check_zero(o[i], u, "tiny object (usable bytes)");
+        t_check_zero(o[i], u, "tiny object (usable bytes)");
         memset(o[i], 0xEE, u);
         memset(o[i], i & 0xFF, sz[i]);
     }
@@ -1369,7 +1362,7 @@ static void test_zero_on_reuse(void)
                 check_align(p, size, kind == K_NOSCAN);
                 for (int j = 0; j < n; j++)
                     reused += p == (unsigned char *)t_unhide(h[j]);
-                check_zero(p, mgc_usable_size(p), "allocation reusing a dead object's memory");
+                t_check_zero(p, mgc_usable_size(p), "allocation reusing a dead object's memory");
             }
             cases++;
         }

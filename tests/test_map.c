@@ -393,13 +393,13 @@ static void growth_frees(void)
     mgc_map_iter_init(&it, &m);
     CHECK(mgc_map_next(&it));
     const void *copy = it.key;
-    uint64_t f0 = t_frees_explicit();
+    uint64_t f0 = T_MEMSTAT(frees_explicit);
     CHECK(mgc_map_delete(&m, "a key that is 32 bytes long.....", 32));
-    CHECK_EQ(t_frees_explicit() - f0, 1);
+    CHECK_EQ(T_MEMSTAT(frees_explicit) - f0, 1);
     CHECK(mgc_alloc_noscan(32) == copy);
     /* Replacing a value keeps the key copy: no allocation, no free. */
     mgc_map_put(&m, "another key of 32 bytes........", 32, &m);
-    f0 = t_frees_explicit();
+    f0 = T_MEMSTAT(frees_explicit);
     mgc_memstats a, b;
     mgc_read_memstats(&a);
     mgc_map_put(&m, "another key of 32 bytes........", 32, &f0);
@@ -409,15 +409,15 @@ static void growth_frees(void)
        collector); free frees the table only. */
     for (int j = 0; j < 100; j++)
         mgc_map_put(&m, k, make_key(k, (size_t)j, 20), &m);
-    f0 = t_frees_explicit();
+    f0 = T_MEMSTAT(frees_explicit);
     mgc_map_clear(&m);
-    CHECK_EQ(t_frees_explicit() - f0, 0);
+    CHECK_EQ(T_MEMSTAT(frees_explicit) - f0, 0);
     for (int j = 0; j < 100; j++)
         mgc_map_put(&m, k, make_key(k, (size_t)j, 20), &m);
     void *table = m.slots;
-    f0 = t_frees_explicit();
+    f0 = T_MEMSTAT(frees_explicit);
     mgc_map_free(&m);
-    CHECK_EQ(t_frees_explicit() - f0, 1);
+    CHECK_EQ(T_MEMSTAT(frees_explicit) - f0, 1);
     CHECK(mgc_alloc_array(&slot_like, 256) == table); /* 256 slots: 8 KiB + header, small */
     mgc_set_gc_percent(gogc);
 }
@@ -428,7 +428,7 @@ static void no_free_variant(void)
     mgc__containers_free = false;
     mgc_map m = MGC_MAP_INIT;
     char k[64];
-    uint64_t f0 = t_frees_explicit();
+    uint64_t f0 = T_MEMSTAT(frees_explicit);
     void *olds[16];
     int n = 0;
     for (size_t i = 0; i < 20000; i++) {
@@ -440,7 +440,7 @@ static void no_free_variant(void)
     for (size_t i = 0; i < 20000; i += 2)
         CHECK(mgc_map_delete(&m, k, make_key(k, i, 20)));
     mgc_map_free(&m);
-    CHECK_EQ(t_frees_explicit(), f0); /* no table, no key freed */
+    CHECK_EQ(T_MEMSTAT(frees_explicit), f0); /* no table, no key freed */
     CHECK(n >= 10);
     for (int i = 0; i < n; i++)
         CHECK(mgc_base(olds[i]) == olds[i]); /* old tables: left to the collector */

@@ -128,14 +128,14 @@ static NOINLINE void garbage(rng *r)
     if (q & 1) {
         uint64_t *p = mgc_alloc(n);
         CHECK(p);
-        check_zero(p, n);
+        t_check_zero(p, n, "fresh object");
         for (size_t w = 0; w < n / 8 && w < 16; w++)
             p[w] = (uint64_t)(uintptr_t)__atomic_load_n(&g_shared[r_below(r, NSHARED)], __ATOMIC_RELAXED);
     } else {
         unsigned char *p = mgc_alloc_noscan(n);
         CHECK(p);
         CHECK_MSG((uintptr_t)p % (n < 16 ? 8 : 16) == 0, "noscan %zu bytes at %p misaligned", n, (void *)p);
-        check_zero(p, n);
+        t_check_zero(p, n, "fresh object");
         memset(p, 0xCD, n);
     }
 }
@@ -173,10 +173,11 @@ static void *worker(void *argp)
             /* Rewrite a pointer word of a shared node. */
             void *v = shared_get(r_below(&r, NSHARED));
             uint64_t *b = v ? mgc_base(v) : NULL;
-            if (b && (b[0] >> 48) == MAGIC) {
-                int kind = (int)((b[0] >> 44) & 0xF);
-                unsigned nptr = (unsigned)((b[0] >> 28) & 0xFFFF);
-                size_t nwords = b[1] & 0xFFFFFFFF;
+            int kind;
+            unsigned nptr;
+            uint64_t id;
+            size_t nwords;
+            if (b && node_header(b, &kind, &nptr, &id, &nwords)) {
                 size_t k = 2 + r_below(&r, nwords - 2);
                 if (is_ptr(kind, nptr, k))
                     __atomic_store_n(&b[k], r_below(&r, 2) ? 0 : (uint64_t)(uintptr_t)shared_get(r_below(&r, NSHARED)),

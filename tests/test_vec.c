@@ -342,11 +342,11 @@ static void growth_frees(void)
     grow_once(&n, "noscan, large", again_noscan, 1);
 
     /* The free empties at once; truncate does not free. */
-    uint64_t f0 = t_frees_explicit();
+    uint64_t f0 = T_MEMSTAT(frees_explicit);
     mgc_vec_truncate(&n, 0);
-    CHECK_EQ(t_frees_explicit(), f0);
+    CHECK_EQ(T_MEMSTAT(frees_explicit), f0);
     mgc_vec_free(&n);
-    CHECK_EQ(t_frees_explicit() - f0, 1);
+    CHECK_EQ(T_MEMSTAT(frees_explicit) - f0, 1);
     mgc_set_gc_percent(gogc);
 }
 
@@ -356,7 +356,7 @@ static void no_free_variant(void)
     mgc__containers_free = false;
     mgc_vec v;
     mgc_vec_init_ptr(&v);
-    uint64_t f0 = t_frees_explicit();
+    uint64_t f0 = T_MEMSTAT(frees_explicit);
     void *olds[32];
     int n = 0;
     for (int i = 0; i < 100000; i++) {
@@ -371,7 +371,7 @@ static void no_free_variant(void)
         CHECK_MSG(olds[i] != olds[i - 1], "growth %d stayed at %p with the frees off", i, olds[i]);
     CHECK(mgc_vec_data(&v) != olds[n - 1]);
     mgc_vec_free(&v);
-    CHECK_EQ(t_frees_explicit(), f0);
+    CHECK_EQ(T_MEMSTAT(frees_explicit), f0);
     for (int i = 0; i < n; i++)
         CHECK(mgc_base(olds[i]) == olds[i]); /* left to the collector */
     mgc__containers_free = true;

@@ -156,20 +156,22 @@ static inline int t_addrset_add(t_addrset *s, uintptr_t a)
     return 0;
 }
 
-/* MemStats' count of frees made by hand (mgc_free and the containers). */
-static inline uint64_t t_frees_explicit(void)
-{
-    mgc_memstats ms;
-    mgc_read_memstats(&ms);
-    return ms.frees_explicit;
-}
+/* One MemStats field, read now: T_MEMSTAT(frees_explicit) is the count of
+   frees made by hand (mgc_free and the containers), frees_explicit_large
+   those of large objects. */
+#define T_MEMSTAT(field)                                                                    \
+    __extension__({                                                                         \
+        mgc_memstats t_ms_;                                                                 \
+        mgc_read_memstats(&t_ms_);                                                          \
+        (uint64_t)t_ms_.field;                                                              \
+    })
 
-/* Of those, the large objects'. */
-static inline uint64_t t_frees_explicit_large(void)
+/* Every byte of [p, p + n) is zero; what names the object in the message. */
+static inline void t_check_zero(const void *p, size_t n, const char *what)
 {
-    mgc_memstats ms;
-    mgc_read_memstats(&ms);
-    return ms.frees_explicit_large;
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        CHECK_MSG(c[i] == 0, "%s %p: byte %zu of %zu is 0x%02x, not zero", what, p, i, n, c[i]);
 }
 
 /* An address hidden from the conservative scan and back: the mask leaves a
