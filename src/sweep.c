@@ -50,15 +50,16 @@ static struct {
     bool bg_started;          /* gc lock */
 } SW MGC_STATE;
 
-/* Tell AddressSanitizer / Valgrind about the objects this sweep frees. */
-static void track_dead(const mgc_span *s)
+/* Tell AddressSanitizer / Valgrind about the objects this sweep frees
+   (live: the marked slots, one bit each). */
+static void track_dead(const mgc_span *s, const uint64_t *live)
 {
     if (!MGC_TRACKING)
         return;
     for (uint32_t i = 0; i < s->nelems; i++) {
         uintptr_t slot = s->base + (uintptr_t)i * s->elemsize;
         /* A slot freed by hand was reported freed then. */
-        if (mgc__span_allocated(s, i) && !s->mark_bytes[i] &&
+        if (mgc__span_allocated(s, i) && !((live[i >> 6] >> (i & 63)) & 1) &&
             (s->kind == MGC_KIND_TINY || !mgc__freed_by_hand(slot, s->spanclass)))
             MGC_TRACK_FREE(slot, s->elemsize);
     }
@@ -98,14 +99,24 @@ static enum mgc_sweep_result sweep_span(mgc_span *s, uint32_t sg)
         atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
         return MGC_SWEEP_FULL;
     }
-    /* New alloc bits from the mark bytes, eight at a time. */
+    /* New alloc bits from the mark bytes, eight at a time, clearing the
+       mark bytes for the next cycle as they are read. Readers of the bits
+       (mgc_base, mgc__slot_state) retry while sweepgen is sg-1, so they may
+       read these words as they change: the stores here and below are
+       atomic (relaxed; the sweepgen store at the end publishes them), as
+       a plain store or memset would be a data race with those reads. */
     uint64_t live[MGC_MAX_OBJS_PER_SPAN / 64];
-    const uint64_t *mb = (const uint64_t *)s->mark_bytes;
+    uint64_t *mb = (uint64_t *)s->mark_bytes;
     uint32_t nlive = 0;
     for (uint32_t w = 0; w < s->nbitwords; w++) {
         uint64_t bits = 0;
-        for (uint32_t k = 0; k < 8 && w * 8 + k < s->nmarkwords; k++)
-            bits |= pack8(mb[w * 8 + k]) << (8 * k);
+        for (uint32_t k = 0; k < 8 && w * 8 + k < s->nmarkwords; k++) {
+            uint64_t x = mb[w * 8 + k];
+            if (x) {
+                bits |= pack8(x) << (8 * k);
+                __atomic_store_n(&mb[w * 8 + k], 0, __ATOMIC_RELAXED);
+            }
+        }
         live[w] = bits;
         nlive += mgc__popcount64(bits);
     }
@@ -115,17 +126,15 @@ static enum mgc_sweep_result sweep_span(mgc_span *s, uint32_t sg)
     uint32_t nfreed = s->alloc_count - nlive;
     if (nfreed) {
         mgc__stat_add(&mgc__stats.nfree[s->sizeclass], nfreed);
-        track_dead(s);
+        track_dead(s, live);
     }
     if (nlive == 0) {
         mgc__heap_free_span(s);
         return MGC_SWEEP_FREED;
     }
-    /* Readers of the bits (mgc_base) retry while sweepgen is sg-1. */
     for (uint32_t w = 0; w < s->nbitwords; w++)
         __atomic_store_n(&s->alloc_bits[w], live[w], __ATOMIC_RELAXED);
     mgc__span_set_freeindex(s, 0);
-    memset(s->mark_bytes, 0, s->nmarkwords * sizeof(uint64_t));
     s->alloc_cache = ~live[0];
     s->alloc_count = nlive;
     if (nfreed)
@@ -152,7 +161,9 @@ void mgc__sweep_pause(void)
         mgc__arch_pause();
 }
 
-void mgc__sweep_resume(void) { atomic_store_explicit(&SW.paused, 0, memory_order_seq_cst); }
+/* Release, not seq_cst: the Dekker pairing above is about setting paused;
+   a sweeper that sees it cleared only needs what the stop wrote before. */
+void mgc__sweep_resume(void) { atomic_store_explicit(&SW.paused, 0, memory_order_release); }
 
 
 void mgc__sweep_kick(void)
@@ -165,7 +176,9 @@ void mgc__sweep_kick(void)
 
 static bool sweep_one(void)
 {
-    if (atomic_load_explicit(&SW.unswept, memory_order_seq_cst) == 0)
+    /* Acquire, pairing with sweep_begin's release: a count set at mark
+       termination comes with the lists and sweep generation it counts. */
+    if (atomic_load_explicit(&SW.unswept, memory_order_acquire) == 0)
         return false;
     uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_acquire);
     unsigned un = mgc__unswept_index(sg), sw = mgc__swept_index(sg);

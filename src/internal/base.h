@@ -85,21 +85,25 @@ MGC_INLINE void mgc__bit_set(uint64_t *bits, uintptr_t i)
     bits[i >> 6] |= (uint64_t)1 << (i & 63);
 }
 
-/* Intrusive doubly-linked lists: a head pointer and next/prev fields. */
+/* Intrusive doubly-linked lists: a head pointer and next/prev fields,
+   changed under the owner's lock. The head is stored atomically (relaxed:
+   it publishes nothing) because some heads are read without the lock, as
+   an emptiness hint that the reader checks again under it (central.c,
+   sweep.c); a plain store would race with that read. */
 #define MGC_DLIST_PUSH(head, node)                                           \
     do {                                                                     \
         (node)->prev = NULL;                                                 \
         (node)->next = (head);                                               \
         if (head)                                                            \
             (head)->prev = (node);                                           \
-        (head) = (node);                                                     \
+        __atomic_store_n(&(head), (node), __ATOMIC_RELAXED);                 \
     } while (0)
 #define MGC_DLIST_REMOVE(head, node)                                         \
     do {                                                                     \
         if ((node)->prev)                                                    \
             (node)->prev->next = (node)->next;                               \
         else                                                                 \
-            (head) = (node)->next;                                           \
+            __atomic_store_n(&(head), (node)->next, __ATOMIC_RELAXED);       \
         if ((node)->next)                                                    \
             (node)->next->prev = (node)->prev;                               \
         (node)->next = (node)->prev = NULL;                                  \
