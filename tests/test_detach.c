@@ -1,4 +1,5 @@
 // ctest-timeout: 120
+// ctest-tsan: no (threads spin in the fast paths while others stop the world)
 /*
  * test_detach.c — threads coming and going while collections run
  * (threads.c: attach, detach at exit through the key destructor,

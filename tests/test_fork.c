@@ -1,4 +1,5 @@
 // ctest-timeout: 180
+// ctest-tsan: no (threads spin in the fast paths while others stop the world and fork)
 /*
  * test_fork.c — fork() in the middle of multi-threaded allocation and
  * collection (init.c's atfork handlers; DESIGN.md section 2, invariant 1 in

@@ -1,4 +1,5 @@
 // ctest-timeout: 120
+// ctest-tsan: no (it caps the address space, where TSan maps its shadow)
 /* Out of memory: the heap is capped (RLIMIT_AS makes the reservation fall
    back to a small one); an allocation that finds no room collects, retries,
    and returns NULL with ENOMEM only if the collection did not help. The

@@ -1,4 +1,5 @@
 // ctest-timeout: 120
+// ctest-tsan: no (threads sit in raw system calls while others stop the world)
 /*
  * test_syscalls.c — threads stopped by SIGPWR in the middle of blocking
  * system calls and of long computations (threads.c: the handler is
