@@ -92,6 +92,12 @@ int mgc__os_gettid(void) { return (int)syscall(SYS_gettid); }
 
 void mgc__os_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns)
 {
+    /* ThreadSanitizer defers a signal until the thread is in a call it
+       intercepts, and the raw futex is not one: a thread waiting here for
+       a lock would never take the signal that stops the world. Under TSan
+       the wait is cut to 1 ms and followed by such a call. */
+    if (MGC_TSAN && (!timeout_ns || timeout_ns > 1000000u))
+        timeout_ns = 1000000u;
     struct timespec ts, *tsp = NULL;
     if (timeout_ns) {
         ts.tv_sec = (time_t)(timeout_ns / 1000000000u);
@@ -101,6 +107,8 @@ void mgc__os_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_n
     /* Spurious returns (EINTR, EAGAIN, timeout) are fine: every caller
        re-checks its condition in a loop. */
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
+    if (MGC_TSAN)
+        usleep(0);
 }
 
 void mgc__os_futex_wake(_Atomic uint32_t *addr, int n)

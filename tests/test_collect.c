@@ -1,4 +1,4 @@
-// ctest-tsan: no (threads spin in the fast paths while others stop the world)
+// ctest-tsan: no (threads block in pthread_barrier_wait while another stops the world, and TSan hands them no signal there)
 /* mgc_collect: returns only after a full cycle that started after the call,
    sweeping included; callers at the same time share one cycle. The number
    of mark workers follows the last cycle's scan work, not the marked

@@ -1,5 +1,5 @@
 // ctest-timeout: 120
-// ctest-tsan: no (threads spin in the fast paths while others stop the world)
+// ctest-tsan: no (threads block in pthread_mutex_lock while another stops the world, and TSan hands them no signal there)
 /*
  * test_detach.c — threads coming and going while collections run
  * (threads.c: attach, detach at exit through the key destructor,

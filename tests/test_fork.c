@@ -1,5 +1,5 @@
 // ctest-timeout: 180
-// ctest-tsan: no (threads spin in the fast paths while others stop the world and fork)
+// ctest-tsan: no (TSan does not follow fork while threads run: the child aborts, naming a reused thread id)
 /*
  * test_fork.c — fork() in the middle of multi-threaded allocation and
  * collection (init.c's atfork handlers; DESIGN.md section 2, invariant 1 in

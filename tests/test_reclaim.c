@@ -1,5 +1,4 @@
 // ctest-timeout: 300
-// ctest-tsan: no (threads spin in the fast paths while others stop the world)
 /*
  * test_reclaim.c — the heap stays bounded when almost everything allocated
  * dies (DESIGN.md section 2, invariant 4, and the GOGC pacer).

@@ -1,5 +1,5 @@
 // ctest-timeout: 180
-// ctest-tsan: no (threads spin in the fast paths while others stop the world)
+// ctest-tsan: no (threads block in pthread_mutex_lock while another stops the world, and TSan hands them no signal there)
 /*
  * test_threads.c — many threads sharing one heap (DESIGN.md section 2,
  * invariant 1, with the world stopped by SIGPWR).

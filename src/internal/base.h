@@ -42,7 +42,21 @@
 #ifndef MGC_ASAN
 #define MGC_ASAN 0
 #endif
-#define MGC_NO_SANITIZE __attribute__((no_sanitize("address", "hwaddress")))
+#define MGC_NO_SANITIZE __attribute__((no_sanitize("address", "hwaddress", "thread")))
+
+/* ThreadSanitizer builds (make test-tsan) poll for a stop at the end of
+   each no-suspend section (threads.h). */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MGC_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define MGC_TSAN 1
+#endif
+#ifndef MGC_TSAN
+#define MGC_TSAN 0
+#endif
 
 /* mgc's global state that may hold heap addresses lives in this section so
    the root scanner can leave it out (roots.c). */
