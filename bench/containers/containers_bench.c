@@ -25,6 +25,10 @@
  *                          bound on what free can do here)
  *       mgc_buf_presized   mgc_buf_grow(final size) first, then the same
  *                          appends: the cost of the append calls alone
+ *       mgc_buf_reset      one buffer kept for the whole sample and
+ *                          emptied with mgc_buf_reset before each build:
+ *                          the appends on memory the last build wrote,
+ *                          with no allocation (the floor for any growth)
  *       exact_mgc          the final size allocated once (mgc_alloc_noscan)
  *                          and the pieces memcpy'd in, result dropped: the
  *                          memcpy limit, same allocator
@@ -136,6 +140,17 @@ static void b_mgc_buf_freeres(size_t target)
     PIECES(target, mgc_buf_append(&b, src, n));
     sink += (unsigned char)mgc_buf_bytes(&b)[target - 1];
     mgc_buf_free(&b);
+}
+
+/* One buffer for the whole sample, emptied by mgc_buf_reset before each
+   build and so grown only in the warm-up: the appends alone, on memory
+   written by the build before (the floor under every growth policy). */
+static mgc_buf reused = MGC_BUF_INIT;
+static void b_mgc_buf_reset(size_t target)
+{
+    mgc_buf_reset(&reused);
+    PIECES(target, mgc_buf_append(&reused, src, n));
+    sink += (unsigned char)mgc_buf_bytes(&reused)[target - 1];
 }
 
 static void b_exact_mgc(size_t target)
@@ -425,6 +440,7 @@ int main(int argc, char **argv)
     variant b64[] = {
         V("mgc_buf", b_mgc_buf, false),         V("mgc_buf_nofree", b_mgc_buf, true),
         V("mgc_buf_freeres", b_mgc_buf_freeres, false), V("mgc_buf_presized", b_mgc_buf_presized, false),
+        V("mgc_buf_reset", b_mgc_buf_reset, false),
         V("exact_mgc", b_exact_mgc, false),
         V("exact_malloc", b_exact_malloc, false), V("malloc_double", b_malloc_double, false),
         V("glibc_realloc", b_realloc, false),
