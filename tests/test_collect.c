@@ -1,4 +1,3 @@
-// ctest-tsan: no (threads block in pthread_barrier_wait while another stops the world, and TSan hands them no signal there)
 /* mgc_collect: returns only after a full cycle that started after the call,
    sweeping included; callers at the same time share one cycle. The number
    of mark workers follows the last cycle's scan work, not the marked
@@ -13,14 +12,14 @@
 #include <pthread.h>
 
 #define NT 4
-static pthread_barrier_t barrier;
+static t_barrier barrier;
 static _Atomic int errors;
 
 static void *caller(void *arg)
 {
     (void)arg;
     for (int round = 0; round < 50; round++) {
-        pthread_barrier_wait(&barrier);
+        t_barrier_wait(&barrier);
         uint64_t started = atomic_load(&mgc__gc.cycles_started);
         mgc_collect();
         if (atomic_load(&mgc__gc.cycles_done) <= started)
@@ -99,7 +98,7 @@ static void workers_follow_scan_work(void)
 int main(void)
 {
     CHECK_EQ(mgc_init(), 0);
-    pthread_barrier_init(&barrier, NULL, NT);
+    t_barrier_init(&barrier, NT);
     mgc_memstats m0, m1;
     mgc_read_memstats(&m0);
     pthread_t t[NT];

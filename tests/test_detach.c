@@ -1,5 +1,4 @@
 // ctest-timeout: 120
-// ctest-tsan: no (threads block in pthread_mutex_lock while another stops the world, and TSan hands them no signal there)
 /*
  * test_detach.c — threads coming and going while collections run
  * (threads.c: attach, detach at exit through the key destructor,
@@ -89,7 +88,7 @@ static pthread_key_t g_key;
 
 static void publish(void **arr, int idx, void *p)
 {
-    pthread_mutex_lock(&g_mu);
+    t_mutex_lock(&g_mu);
     arr[idx] = p;
     pthread_mutex_unlock(&g_mu);
 }

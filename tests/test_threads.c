@@ -1,5 +1,4 @@
 // ctest-timeout: 180
-// ctest-tsan: no (threads block in pthread_mutex_lock while another stops the world, and TSan hands them no signal there)
 /*
  * test_threads.c — many threads sharing one heap (DESIGN.md section 2,
  * invariant 1, with the world stopped by SIGPWR).
@@ -50,7 +49,7 @@ static _Atomic uint64_t g_collects, g_reads, g_made, g_verified;
 
 static void *shared_get(size_t i)
 {
-    pthread_mutex_lock(&g_mu);
+    t_mutex_lock(&g_mu);
     void *p = __atomic_load_n(&g_shared[i], __ATOMIC_RELAXED);
     pthread_mutex_unlock(&g_mu);
     return p;
@@ -58,7 +57,7 @@ static void *shared_get(size_t i)
 
 static void shared_set(size_t i, void *p)
 {
-    pthread_mutex_lock(&g_mu);
+    t_mutex_lock(&g_mu);
     __atomic_store_n(&g_shared[i], p, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&g_mu);
 }

@@ -22,6 +22,67 @@
 #include <unistd.h>
 
 #include <mgc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* Waiting on another test thread. Under ThreadSanitizer a thread blocked
+   in pthread_mutex_lock or pthread_barrier_wait never takes the signal
+   that stops the world (TSan hands a signal over only inside a call it
+   intercepts as blocking), so there these wait in usleep instead; in every
+   other build they are the pthread calls. */
+#if defined(__SANITIZE_THREAD__)
+#define T_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define T_TSAN 1
+#endif
+#endif
+#ifndef T_TSAN
+#define T_TSAN 0
+#endif
+
+static inline void t_mutex_lock(pthread_mutex_t *m)
+{
+    if (!T_TSAN) {
+        pthread_mutex_lock(m);
+        return;
+    }
+    while (pthread_mutex_trylock(m) != 0)
+        usleep(20);
+}
+
+/* A barrier for n threads, reusable round after round. */
+typedef struct t_barrier {
+    pthread_barrier_t b;    /* other builds */
+    _Atomic unsigned count; /* TSan: arrivals this round */
+    _Atomic unsigned round; /* TSan: rounds completed */
+    unsigned n;
+} t_barrier;
+
+static inline void t_barrier_init(t_barrier *b, unsigned n)
+{
+    b->n = n;
+    atomic_store(&b->count, 0);
+    atomic_store(&b->round, 0);
+    if (!T_TSAN)
+        pthread_barrier_init(&b->b, NULL, n);
+}
+
+static inline void t_barrier_wait(t_barrier *b)
+{
+    if (!T_TSAN) {
+        pthread_barrier_wait(&b->b);
+        return;
+    }
+    unsigned r = atomic_load(&b->round);
+    if (atomic_fetch_add(&b->count, 1) + 1 == b->n) {
+        atomic_store(&b->count, 0);
+        atomic_fetch_add(&b->round, 1);
+        return;
+    }
+    while (atomic_load(&b->round) == r)
+        usleep(20);
+}
 
 #define CHECK(cond)                                                                         \
     do {                                                                                    \
