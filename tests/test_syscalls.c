@@ -1,5 +1,5 @@
 // ctest-timeout: 120
-// ctest-tsan: no (it stops threads blocked in pthread_mutex_lock and pthread_cond_wait, where TSan hands them no signal)
+// ctest-tsan: no (it stops threads blocked in pthread_mutex_lock and other calls, where TSan hands them no signal)
 /*
  * test_syscalls.c — threads stopped by SIGPWR in the middle of blocking
  * system calls and of long computations (threads.c: the handler is
