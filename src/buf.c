@@ -11,12 +11,13 @@
  * block (those cannot be freed). When an append does not fit, the buffer
  * doubles (or jumps to the power of two that fits): a span with reserved
  * or free pages after it grows in place (no copy, no free:
- * mgc__grow_in_place, as realloc extends a chunk); otherwise new storage, the bytes copied, then
- * the old storage freed with mgc_free_sized(old, cap, 1). On the same
- * thread the next request of a small size gets it back (free.c's LIFO
- * reuse lists), so a program building one string after another recycles
- * the small steps of each build instead of leaving them to the collector,
- * which is what Go's runtime.free does for strings.Builder (issue 74299).
+ * mgc__grow_in_place, as realloc extends a chunk); otherwise new storage,
+ * the bytes copied, then the old storage freed with
+ * mgc_free_sized(old, cap, 1). On the same thread the next request of a
+ * small size gets it back (free.c's LIFO reuse lists), so a program
+ * building one string after another recycles the small steps of each
+ * build instead of leaving them to the collector, which is what Go's
+ * runtime.free does for strings.Builder (issue 74299).
  *
  * Invariants, checked on entry (MGC_CHECK): len <= cap, and data is NULL
  * exactly when cap is 0. cap is the exact size asked of the allocator, so
@@ -85,8 +86,8 @@ static MGC_NOINLINE char *grow(mgc_buf *b, size_t n, size_t *oldcap, const char 
         b->cap = cap;
         return NULL;
     }
-    char *p = cap < BUF_SPAN_MIN ? mgc__alloc_noscan_raw(cap)
-                                 : mgc__containers_alloc_growable(cap, cap <= SIZE_MAX / BUF_ROOM ? cap * BUF_ROOM : cap);
+    size_t room = cap <= SIZE_MAX / BUF_ROOM ? cap * BUF_ROOM : cap;
+    char *p = cap < BUF_SPAN_MIN ? mgc__alloc_noscan_raw(cap) : mgc__containers_alloc_growable(cap, room);
     MGC_CHECK(p != NULL, "%s: out of memory growing buffer %p to %zu bytes", fn, (void *)b, cap);
     char *old = b->data;
     if (b->len)

@@ -62,6 +62,10 @@ static enum mgc_sweep_result sweep_popped(mgc_central *c, mgc_span *s, uint32_t 
     return r;
 }
 
+/* Spans a refill or a large allocation sweeps before it takes new pages
+   instead (Go's spanBudget): past it, growing the heap is cheaper. */
+#define SWEEP_BUDGET 100
+
 /* Sweep spans from one unswept list until one has room; spans that fill
    up go to the swept full list. Returns the span with room, or NULL. */
 static mgc_span *sweep_for_room(mgc_central *c, mgc_span **unswept, uint32_t sg, int *budget)
@@ -82,7 +86,7 @@ bool mgc__central_cache_span(unsigned spc, mgc_span **slot)
        changes with the world stopped. */
     uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
     unsigned sw = mgc__swept_index(sg), un = mgc__unswept_index(sg);
-    int budget = 100; /* Go's spanBudget: past it, growing is cheaper */
+    int budget = SWEEP_BUDGET;
     mgc__lock(&c->lock);
     mgc_span *s = mgc__list_pop(&c->partial[sw]);
     if (!s)
@@ -150,7 +154,7 @@ static void reclaim_large(unsigned kind, uintptr_t want, uint32_t sg)
         return;
     unsigned un = mgc__unswept_index(sg);
     uintptr_t freed = 0;
-    int budget = 100; /* as mgc__central_cache_span's */
+    int budget = SWEEP_BUDGET;
     for (unsigned k = 0; k < 3 && freed < want && budget > 0; k++) {
         /* MGC_KIND_SCAN, NOSCAN and TYPED: the kinds a large object has. */
         mgc_central *c = &mgc__central[mgc__spanclass(0, (kind + k) % 3)];

@@ -231,8 +231,6 @@ static bool grow(uintptr_t npages)
     return true;
 }
 
-/* Mark the free pages [idx, idx + n) in use; *needzero: whether they may
-   hold old data. Caller holds the lock. */
 /* Move pages [idx, idx + n) out of the free set (used) or back into it:
    the bits, the summaries, the search start. Caller holds the lock. */
 static void mark_pages(uintptr_t idx, uintptr_t n, bool used)
@@ -255,6 +253,8 @@ static void use_pages(uintptr_t idx, uintptr_t n, bool *needzero)
     H.pages_inuse += n;
 }
 
+/* Free pages [idx, idx + n) into use; *needzero: whether they may hold
+   old data. Caller holds the lock. */
 static void take_pages(uintptr_t idx, uintptr_t n, bool *needzero)
 {
     mark_pages(idx, n, true);

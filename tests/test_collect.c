@@ -75,8 +75,9 @@ static void workers_follow_scan_work(void)
     int want = mgc__gc_workers_for(work);
     /* Fewer if a helper thread could not start (mark.c runs with the
        workers it has). */
-    CHECK_MSG(mgc__stats.last.nworkers <= want, "8 MiB of noscan objects (%llu bytes of scan work) marked by %d workers",
-              (unsigned long long)work, mgc__stats.last.nworkers);
+    CHECK_MSG(mgc__stats.last.nworkers <= want,
+              "8 MiB of noscan objects (%llu bytes of scan work) marked by %d workers", (unsigned long long)work,
+              mgc__stats.last.nworkers);
     /* Then 4 MiB of conservatively scanned cells: work for more than one. */
     for (size_t i = 0; i < (4u << 20) / sizeof(cell); i++) {
         cell *c = mgc_alloc(sizeof *c);

@@ -1,9 +1,9 @@
 /*
  * containers.h — what the self-freeing containers (buf.c, vec.c, map.c)
  * share: the switch that turns their frees off, the one function through
- * which they free, the ones through which they allocate storage that may
- * grow in place and grow it (all three obey the switch), and the rounding of a request up to what the allocator would
- * hand out anyway.
+ * which they free, the two through which they allocate storage that may
+ * grow in place and grow it (all three obey the switch), and the rounding
+ * of a request up to what the allocator would hand out anyway.
  *
  * Invariant kept by all three: a container's storage is freed only after
  * the last read from it (a growth copies first, then frees), and only
