@@ -36,7 +36,6 @@ static inline int is_ptr(int kind, unsigned nptr, size_t w)
     return 0;
 }
 
-/* Fresh memory from mgc must read as zeros. */
 /* A fresh node (checked zeroed and 16-aligned), its pointer words NULL.
    nwords: a multiple of 8 for K_TYPED; nptr < 65536, for K_SCAN only. */
 static uint64_t *node_new(int kind, size_t nwords, unsigned nptr)
@@ -102,7 +101,6 @@ static void walker_push(walker *w, uintptr_t c)
     w->stk[w->n++] = c;
 }
 
-/* Check the node at base p word for word; queue its children. */
 /* A node's header, as node_new writes it: false if the tag is not there. */
 static inline bool node_header(const uint64_t *p, int *kind, unsigned *nptr, uint64_t *id, size_t *nwords)
 {
@@ -114,6 +112,7 @@ static inline bool node_header(const uint64_t *p, int *kind, unsigned *nptr, uin
     return (w0 >> 48) == MAGIC && (w1 >> 63);
 }
 
+/* Check the node at base p word for word; queue its children. */
 static void verify_node(walker *w, const uint64_t *p)
 {
     int kind;
@@ -127,7 +126,10 @@ static void verify_node(walker *w, const uint64_t *p)
               mgc_usable_size(p), nwords * 8);
     for (size_t k = 2; k < nwords; k++) {
         if (is_ptr(kind, nptr, k)) {
-            uint64_t c = __atomic_load_n(&p[k], __ATOMIC_RELAXED);
+            /* Acquire: another thread may have stored this pointer into
+               a node it did not make (test_threads' rewrite, a release
+               store); what the child's maker wrote happens before. */
+            uint64_t c = __atomic_load_n(&p[k], __ATOMIC_ACQUIRE);
             if (c)
                 walker_push(w, c);
         } else {

@@ -181,7 +181,7 @@ static void *worker(void *argp)
                 size_t k = 2 + r_below(&r, nwords - 2);
                 if (is_ptr(kind, nptr, k))
                     __atomic_store_n(&b[k], r_below(&r, 2) ? 0 : (uint64_t)(uintptr_t)shared_get(r_below(&r, NSHARED)),
-                                     __ATOMIC_RELAXED);
+                                     __ATOMIC_RELEASE); /* walkers load it with acquire (graph.h) */
             }
         } else {
             garbage(&r);
