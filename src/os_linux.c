@@ -92,10 +92,11 @@ int mgc__os_gettid(void) { return (int)syscall(SYS_gettid); }
 
 void mgc__os_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns)
 {
-    /* ThreadSanitizer defers a signal until the thread is in a call it
-       intercepts, and the raw futex is not one: a thread waiting here for
-       a lock would never take the signal that stops the world. Under TSan
-       the wait is cut to 1 ms and followed by such a call. */
+    /* ThreadSanitizer defers a signal until the thread enters one of the
+       calls it intercepts or makes an atomic access, and a thread waiting
+       in the raw futex does neither: waiting here for a lock, it would
+       never take the signal that stops the world. Under TSan the wait is
+       cut to 1 ms and followed by such a call. */
     if (MGC_TSAN && (!timeout_ns || timeout_ns > 1000000u))
         timeout_ns = 1000000u;
     struct timespec ts, *tsp = NULL;

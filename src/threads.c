@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <link.h>
 #include <signal.h>
-#include <unistd.h>
 
 #define MGC_SIG_SUSPEND SIGPWR
 
@@ -121,15 +120,11 @@ MGC_NOINLINE void mgc__thread_stop_deferred(mgc_thread *t)
     __asm__ __volatile__("" ::: "memory");
 }
 
-/* The thread that stopped the world (TSan builds: it does not poll). */
-static __thread bool tsan_stopper;
-
 void mgc__stw_stop(void)
 {
     mgc_thread *self = mgc__self;
     mgc__lock(&reg.lock);
     atomic_store_explicit(&reg.acks, 0, memory_order_relaxed);
-    tsan_stopper = MGC_TSAN;
     uint32_t e = atomic_fetch_add_explicit(&reg.epoch, 1, memory_order_acq_rel) + 1;
     MGC_CHECK(e & 1, "stop-the-world epoch %u is even", e);
     uint32_t n = 0;
@@ -169,18 +164,8 @@ void mgc__stw_start(void)
 {
     uint32_t e = atomic_fetch_add_explicit(&reg.epoch, 1, memory_order_release) + 1;
     MGC_CHECK(!(e & 1), "stop-the-world epoch %u is odd after restart", e);
-    tsan_stopper = false;
     mgc__os_futex_wake(&reg.epoch, INT32_MAX);
     mgc__unlock(&reg.lock);
-}
-
-void mgc__tsan_poll(void)
-{
-    /* An odd epoch: a stop is on (relaxed: a hint; the signal decides).
-       usleep, not sched_yield: TSan hands deferred signals over in the
-       calls it intercepts, and it does not intercept sched_yield. */
-    if (MGC_TSAN && !tsan_stopper && (atomic_load_explicit(&reg.epoch, memory_order_relaxed) & 1))
-        usleep(0);
 }
 
 mgc_thread *mgc__threads_first(void) { return reg.list; }

@@ -27,9 +27,10 @@
 
 /* Waiting on another test thread. Under ThreadSanitizer a thread blocked
    in pthread_mutex_lock or pthread_barrier_wait never takes the signal
-   that stops the world (TSan hands a signal over only inside a call it
-   intercepts as blocking), so there these wait in usleep instead; in every
-   other build they are the pthread calls. */
+   that stops the world (TSan hands a deferred signal over when the thread
+   enters a call it intercepts or makes an atomic access, and a thread
+   waiting inside glibc does neither), so there these poll with usleep
+   instead; in every other build they are the pthread calls. */
 #if defined(__SANITIZE_THREAD__)
 #define T_TSAN 1
 #elif defined(__has_feature)

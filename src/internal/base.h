@@ -45,8 +45,7 @@
 #define MGC_NO_SANITIZE __attribute__((no_sanitize("address", "hwaddress", "thread")))
 
 /* ThreadSanitizer builds (make test-tsan) give TSan a chance to hand over
-   the stop signal: at the end of each no-suspend section while a stop is
-   on (threads.h) and after each futex wait (os_linux.c). Compiled out
+   the stop signal after each futex wait (os_linux.c). Compiled out
    otherwise. */
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)

@@ -67,11 +67,6 @@ MGC_INLINE bool mgc__thread_stack_unknown(const mgc_thread *t)
 }
 
 MGC_INTERNAL void mgc__thread_stop_deferred(mgc_thread *t);
-/* ThreadSanitizer hands a thread a deferred signal only inside a call it
-   intercepts as blocking, so a thread looping in the fast paths would
-   never stop; under TSan, mgc__cs_leave calls this, which makes such a
-   call while a stop is on. */
-MGC_INTERNAL void mgc__tsan_poll(void);
 
 MGC_INLINE void mgc__cs_enter(mgc_thread *t)
 {
@@ -86,8 +81,6 @@ MGC_INLINE bool mgc__cs_leave(mgc_thread *t)
     atomic_signal_fence(memory_order_seq_cst);
     atomic_store_explicit(&t->in_cs, 0, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
-    if (MGC_TSAN)
-        mgc__tsan_poll();
     return unlikely(atomic_load_explicit(&t->suspend_pending, memory_order_relaxed));
 }
 
