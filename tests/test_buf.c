@@ -430,7 +430,7 @@ static void reserves_given_back(void)
    after the first and about one step in five had to move. Collections are
    off: a sweep gives back the reserve of a storage it finds live. */
 #define CG_BUILDS 400
-static pthread_barrier_t cg_barrier;
+static t_barrier cg_barrier;
 static _Atomic int cg_moves;
 
 static void *concurrent_builder(void *arg)
@@ -440,7 +440,7 @@ static void *concurrent_builder(void *arg)
     for (int i = 0; i < CG_BUILDS; i++) {
         mgc_buf b = MGC_BUF_INIT;
         mgc_buf_grow(&b, 32768);
-        pthread_barrier_wait(&cg_barrier); /* both have their storage now */
+        t_barrier_wait(&cg_barrier); /* both have their storage now */
         char *first = mgc_buf_bytes(&b);
         while (mgc_buf_len(&b) + sizeof piece <= 131072) {
             mgc_buf_append(&b, piece, sizeof piece);
@@ -458,13 +458,12 @@ static void *concurrent_builder(void *arg)
 static void concurrent_growth_in_place(void)
 {
     int gogc = mgc_set_gc_percent(-1);
-    pthread_barrier_init(&cg_barrier, NULL, 2);
+    t_barrier_init(&cg_barrier, 2);
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
         CHECK_EQ(mgc_pthread_create(&t[i], NULL, concurrent_builder, NULL), 0);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
-    pthread_barrier_destroy(&cg_barrier);
     mgc_set_gc_percent(gogc);
     CHECK_MSG(cg_moves == 0, "%d of %d storages moved while growing from 32 to 128 KiB", (int)cg_moves,
               2 * CG_BUILDS);
