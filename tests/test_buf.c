@@ -19,7 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-static int g_asan;
+static int g_sanitized;
 
 
 static void basics(void)
@@ -329,7 +329,7 @@ static inline uint8_t byte_at(uint64_t seed, size_t i)
    the storage is the struct on this stack. */
 static void survives_collections(void)
 {
-    size_t total = g_asan ? (1u << 20) : (8u << 20);
+    size_t total = g_sanitized ? (1u << 20) : (8u << 20);
     uint64_t seed = t_rand();
     mgc_memstats ms0, ms1;
     mgc_read_memstats(&ms0);
@@ -373,7 +373,7 @@ static void survives_collections(void)
    storage) in a scanned array; they must all survive. */
 static void many_builds(void)
 {
-    int nres = g_asan ? 2000 : 20000;
+    int nres = g_sanitized ? 2000 : 20000;
     char **res = mgc_alloc((size_t)nres * sizeof(char *));
     mgc_buf b = MGC_BUF_INIT;
     for (int i = 0; i < nres; i++) {
@@ -608,7 +608,7 @@ static void aborts(void)
 
 int main(void)
 {
-    g_asan = getenv("MGC_TEST_SANITIZE") != NULL;
+    g_sanitized = t_sanitized();
     t_seed();
     mgc_init();
     basics();

@@ -26,7 +26,7 @@
 
 #define NOINLINE __attribute__((noinline))
 
-static int g_asan;
+static int g_sanitized;
 static uint64_t g_seed;
 
 /* A chain of n nodes for thread idx: node {next, idx << 32 | i, payload}.
@@ -201,7 +201,7 @@ static void *exit_at_once(void *arg) { pthread_exit(arg); }
 
 int main(void)
 {
-    g_asan = getenv("MGC_TEST_SANITIZE") != NULL;
+    g_sanitized = t_sanitized();
     g_seed = t_seed();
     CHECK_EQ(mgc_init(), 0);
     /* Created after mgc's own key (mgc_init made it): glibc runs this
@@ -223,7 +223,7 @@ int main(void)
     for (int i = 0; i < NCOLL; i++)
         CHECK_EQ(mgc_pthread_create(&coll[i], NULL, collector, (void *)(uintptr_t)i), 0);
 
-    int n = g_asan ? 500 : 1200;
+    int n = g_sanitized ? 500 : 1200;
     CHECK(n <= MAXT);
     uint64_t r = g_seed;
     pthread_t *th = calloc((size_t)n, sizeof *th);

@@ -29,7 +29,7 @@
 
 #define NOINLINE __attribute__((noinline))
 
-static int g_asan;
+static int g_sanitized;
 static uint64_t g_seed;
 
 /* ---- nodes and the walker: graph.h ----------------------------------------- */
@@ -278,14 +278,14 @@ static void pause_ms(rng *r, int lo, int hi)
 
 int main(void)
 {
-    g_asan = getenv("MGC_TEST_SANITIZE") != NULL;
+    g_sanitized = t_sanitized();
     g_seed = t_seed();
     CHECK_EQ(mgc_init(), 0);
     rng r = {g_seed ^ 0x5151};
     build_fixed();
     for (int i = 0; i < NSHARED / 2; i++)
         make_and_publish(&r);
-    int rounds = g_asan ? 4 : 8;
+    int rounds = g_sanitized ? 4 : 8;
 
     enum { NW = 3 };
     pthread_t w[NW];

@@ -341,6 +341,6 @@ int main(void)
     tiny_and_stats();
     scopes();
     aborts();
-    threads(getenv("MGC_TEST_SANITIZE") ? 3.0 : 3.0);
+    threads(3.0);
     return 0;
 }

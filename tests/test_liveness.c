@@ -34,7 +34,7 @@
 
 #define NOINLINE __attribute__((noinline))
 
-static int g_asan;
+static int g_sanitized;
 
 
 static uint64_t g_forced; /* mgc_collect calls made by the main thread */
@@ -904,7 +904,7 @@ static void test_chains_and_fanout(void)
     g_long[0] = make_chain(n, 0);
     g_long[1] = make_chain(n, 1);
     g_long[2] = make_chain(n, 2);
-    size_t nf = g_asan ? 100000 : 200000;
+    size_t nf = g_sanitized ? 100000 : 200000;
     make_fanout(nf);
     churn(16u << 20, 3);
     expect_nodes(g_long[0], n, "100k conservative chain");
@@ -1375,7 +1375,7 @@ static void test_zero_on_reuse(void)
 
 int main(void)
 {
-    g_asan = getenv("MGC_TEST_SANITIZE") != NULL;
+    g_sanitized = t_sanitized();
     t_seed();
     /* The bounds and the natural-cycle checks assume Go's defaults. */
     unsetenv("GOGC");
@@ -1384,7 +1384,7 @@ int main(void)
     init_types();
     double t0 = t_now();
 
-    torture(g_asan ? 2.5 : 3.0);
+    torture(g_sanitized ? 2.5 : 3.0);
     fprintf(stderr, "[%.1fs] torture done\n", t_now() - t0);
     test_single_roots();
     test_interior();

@@ -18,7 +18,7 @@
 
 #define NOINLINE __attribute__((noinline))
 
-static int g_asan;
+static int g_sanitized;
 
 
 /* Key i as text: "key-<i>" padded to at least minlen bytes. */
@@ -136,7 +136,7 @@ static void model(void)
     mgc_map m = MGC_MAP_INIT;
     size_t len = 0, maxslots = 0;
     char k[64];
-    int ops = g_asan ? 200000 : 2000000;
+    int ops = g_sanitized ? 200000 : 2000000;
     for (int op = 0; op < ops; op++) {
         size_t space = op < ops / 2 ? 300 : NK;
         size_t i = t_rand_below(space);
@@ -200,7 +200,7 @@ static NOINLINE int count_live(const uintptr_t *vals, size_t from, size_t to, si
    with garbage in between; deleted values are reclaimed. */
 static void liveness(void)
 {
-    size_t n = g_asan ? 20000 : 200000;
+    size_t n = g_sanitized ? 20000 : 200000;
     uintptr_t *vals = malloc(n * sizeof *vals);
     mgc_memstats ms0, ms1;
     mgc_read_memstats(&ms0);
@@ -250,7 +250,7 @@ static void liveness(void)
    growth, checked, half deleted, refilled. */
 static void big(void)
 {
-    size_t n = g_asan ? 100000 : 1000000;
+    size_t n = g_sanitized ? 100000 : 1000000;
     mgc_map m = MGC_MAP_INIT;
     char k[64];
     double t0 = t_now();
@@ -499,7 +499,7 @@ static void aborts(void)
 
 int main(void)
 {
-    g_asan = getenv("MGC_TEST_SANITIZE") != NULL;
+    g_sanitized = t_sanitized();
     t_seed();
     mgc_init();
     basics();

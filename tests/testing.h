@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,11 @@ static inline void t_barrier_wait(t_barrier *b)
     while (atomic_load(&b->round) == r)
         usleep(20);
 }
+
+/* A build under a sanitizer (tests/CMakeLists.txt sets MGC_TEST_SANITIZE
+   for AddressSanitizer and ThreadSanitizer), where every memory access
+   costs several times more: tests size their loops down there. */
+static inline bool t_sanitized(void) { return getenv("MGC_TEST_SANITIZE") != NULL; }
 
 #define CHECK(cond)                                                                         \
     do {                                                                                    \
