@@ -428,7 +428,8 @@ static void reserves_given_back(void)
    (heap.c), so neither lands in the other's way and every step from 32 to
    128 KiB grows in place. Before the reserve, the second buffer went right
    after the first and about one step in five had to move. Collections are
-   off: a sweep gives back the reserve of a storage it finds live. */
+   off: a sweep gives back the reserve of a live storage made before the
+   last cycle. */
 #define CG_BUILDS 400
 static t_barrier cg_barrier;
 static _Atomic int cg_moves;
