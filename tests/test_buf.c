@@ -8,9 +8,10 @@
    storage from 32 KiB up growing in place; the no-free switch
    neither freeing nor growing in place; contents of several MiB surviving many
    collections with garbage in between; many builds in a row keeping their
-   results; mgc.h's inline append agreeing with the functions; and the
+   results; mgc.h's inline append agreeing with the functions; the
    one-line aborts for misuse, including the ones the inline path must
-   hand to the functions. */
+   hand to the functions; and, under AddressSanitizer, the report of a
+   read through a pointer kept across a growth. */
 #include "internal/containers.h"
 #include "internal/heap.h"
 #include "internal/threads.h"
@@ -591,6 +592,53 @@ static void d_span_size(void *a)
     mgc_free_sized(d, 32768, 1);
 }
 
+/* A pointer kept across a growth (mgc.h: Aliasing) reads freed storage:
+   under AddressSanitizer the read is reported, for a size-class slot and
+   for storage of its own span (grown by a copy: in place it would stay). */
+static volatile char sink_byte;
+static void u_kept_small(void *a)
+{
+    mgc_buf b = MGC_BUF_INIT;
+    mgc_buf_append_str(&b, "0123456789abcdef");
+    char *old = mgc_buf_bytes(&b);
+    mgc_buf_append_str(&b, "!");
+    sink_byte = old[3];
+}
+static void u_kept_large(void *a)
+{
+    mgc_buf b = MGC_BUF_INIT;
+    mgc_buf_grow(&b, 32768);
+    /* No growth in place: the reserve given back, the page after taken. */
+    mgc__heap_trim_reserve(mgc__span_of((uintptr_t)mgc_buf_bytes(&b)));
+    size_t nheld;
+    (void)t_occupy_after(mgc_buf_bytes(&b), 32768, &nheld);
+    for (int i = 0; i < 32768; i++)
+        mgc_buf_append_byte(&b, 'x');
+    char *old = mgc_buf_bytes(&b);
+    mgc_buf_append_byte(&b, 'y');
+    if (mgc_buf_bytes(&b) == old)
+        _exit(77); /* grew in place after all: nothing was freed */
+    sink_byte = old[100];
+}
+
+static void asan_reports(void)
+{
+    if (!getenv("MGC_TEST_ASAN")) {
+        printf("asan_reports: not an AddressSanitizer build, skipped\n");
+        return;
+    }
+    void (*fns[])(void *) = {u_kept_small, u_kept_large};
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+        t_child c;
+        t_run_child(fns[i], NULL, &c);
+        CHECK_MSG(!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0, "case %zu: a read of freed storage went "
+                  "unreported", i);
+        CHECK_MSG(!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 77, "case %zu: the storage grew in place", i);
+        CHECK_MSG(strstr(c.err, "AddressSanitizer: use-after-poison"), "case %zu: status %d:\n%s", i, c.status,
+                  c.err);
+    }
+}
+
 static void aborts(void)
 {
     t_expect_abort(d_null, NULL, "mgc_buf_append_str: the buffer is NULL");
@@ -623,6 +671,7 @@ int main(void)
     reserves_given_back();
     concurrent_growth_in_place();
     aborts();
+    asan_reports();
     printf("test_buf: ok\n");
     return 0;
 }
