@@ -54,9 +54,12 @@
  * No assertion is made on timing. Output: a table, one line
  *   RESULT name=<case>/<variant> median_ns=... min_ns=... max_ns=... gcs=...
  * per variant (ns per result, entry or push), and the issue's targets
- * with the measured ratios. Two more ratios, with no target, compare
- * mgc_buf_freeres with the glibc variants: those free their result, as C
- * must, where mgc_buf leaves it to the collector.
+ * with the measured ratios. Four more ratios, with no target: two compare
+ * mgc_buf_freeres with the glibc variants (those free their result, as C
+ * must, where mgc_buf leaves it to the collector), and two bound what any
+ * growth policy could reach, from mgc_buf_reset, which grows nothing: the
+ * speed-up from the free at most nofree / reset, the ratio to realloc at
+ * least reset / glibc_realloc.
  *
  * Build: by CMake (target containers_bench), or
  *   gcc -O2 -I include bench/containers/containers_bench.c build/libmgc.a -lpthread
@@ -487,6 +490,13 @@ int main(int argc, char **argv)
                the result freed too, both sides do the same work. */
             info(c, "result freed (mgc_buf_freeres / malloc_double)", "mgc_buf_freeres", "malloc_double");
             info(c, "result freed (mgc_buf_freeres / glibc_realloc)", "mgc_buf_freeres", "glibc_realloc");
+            /* Bounds on the first and last targets: mgc_buf_reset appends
+               the same pieces and allocates, grows and copies nothing. No
+               growth policy can make mgc_buf faster than that, so the
+               speed-up from the free is at most nofree / reset, and
+               mgc_buf / glibc_realloc at least reset / glibc_realloc. */
+            info(c, "speed-up ceiling: no growth (nofree / reset)", "mgc_buf_nofree", "mgc_buf_reset");
+            info(c, "floor vs realloc (reset / glibc_realloc)", "mgc_buf_reset", "glibc_realloc");
         } else {
             target(c, "speed-up from the free (nofree / free)", c->v[1].name, c->v[0].name, 1.0, true);
         }
