@@ -38,8 +38,12 @@ static void churn(int i, node *n)
         mgc_map_put(&map, key, (size_t)len, n);
     }
     if (i % 4 == 1) {
+        /* Freed with a stale pointer past the link words, which the free
+           overwrites with encoded links (neither marking may follow
+           those). */
         node *t = mgc_alloc(sizeof *t);
-        t->next = n; /* a pointer in a freed slot: never traced */
+        t->next = n;
+        t->payload[3] = (uint64_t)(uintptr_t)n;
         mgc_free(t);
     }
     if (i % 100 == 0) {
