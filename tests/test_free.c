@@ -394,6 +394,8 @@ static void d_unswept_dead_large(void *a)
     fprintf(stderr, "the dropped large object was not dead\n");
 }
 
+/* ---- aborts ------------------------------------------------------------- */
+
 static void d_stack(void *a)
 {
     int x = 0;
@@ -412,8 +414,6 @@ static void d_double_large(void *a)
     mgc_free(p);
     mgc_free(p);
 }
-/* ---- aborts ------------------------------------------------------------- */
-
 /* Every tenth object stays reachable, so each span the others are in
    survives the sweep (a span left empty goes back to the page heap, and a
    free into it says only "not allocated"). */
