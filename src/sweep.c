@@ -47,6 +47,9 @@ static struct {
     _Atomic uint32_t paused;  /* set while the world is stopped: no new sweeps */
     _Atomic uint32_t cursor;  /* class where the next sweep_one starts; a hint */
     _Atomic uint32_t gen;     /* bumped to wake the background sweeper */
+    /* Set by the background sweeper when a stop paused it with spans left:
+       the restart's kick wakes it however few (seq_cst, see bg_sweep). */
+    _Atomic uint32_t interrupted;
     bool bg_started;          /* gc lock */
 } SW MGC_STATE;
 
@@ -161,14 +164,18 @@ void mgc__sweep_pause(void)
         mgc__arch_pause();
 }
 
-/* Release, not seq_cst: the Dekker pairing above is about setting paused;
-   a sweeper that sees it cleared only needs what the stop wrote before. */
-void mgc__sweep_resume(void) { atomic_store_explicit(&SW.paused, 0, memory_order_release); }
-
+/* seq_cst: the clearing pairs with bg_sweep's store of interrupted and
+   mgc__sweep_kick's load of it (a sweeper that sees paused cleared also
+   gets what the stop wrote before, which release alone would give). */
+void mgc__sweep_resume(void) { atomic_store_explicit(&SW.paused, 0, memory_order_seq_cst); }
 
 void mgc__sweep_kick(void)
 {
-    if (atomic_load_explicit(&SW.unswept, memory_order_acquire) >= MGC_SWEEP_BG_MIN_SPANS) {
+    /* A sweep a stop interrupted is resumed whatever is left; a new one is
+       started only if it is worth the wake. */
+    bool resume = atomic_load_explicit(&SW.interrupted, memory_order_seq_cst) &&
+                  atomic_exchange_explicit(&SW.interrupted, 0, memory_order_relaxed);
+    if (resume || atomic_load_explicit(&SW.unswept, memory_order_acquire) >= MGC_SWEEP_BG_MIN_SPANS) {
         atomic_fetch_add_explicit(&SW.gen, 1, memory_order_release);
         mgc__os_futex_wake(&SW.gen, 1);
     }
@@ -237,6 +244,36 @@ void mgc__sweep_forget(uint64_t n) { atomic_fetch_sub_explicit(&SW.unswept, n, m
 
 bool mgc__sweep_done(void) { return atomic_load_explicit(&SW.unswept, memory_order_acquire) == 0; }
 
+uint64_t mgc__sweep_left(void) { return atomic_load_explicit(&SW.unswept, memory_order_relaxed); }
+
+/* The background sweeper's run: sweep until nothing is left to claim.
+   mgc__sweep_one also says false while a stop has sweeping paused (a
+   MemStats snapshot, say), with spans left. Then the restart's kick must
+   wake the sweeper again even below MGC_SWEEP_BG_MIN_SPANS, or the rest
+   waits for the program's allocations or the next cycle (it did: a sweep
+   of about 1600 spans paused near its end by mgc_read_memstats stopped
+   for good in 1 round of 40). So the sweeper says it was interrupted and
+   then looks at paused again, seq_cst as mgc__sweep_resume's clearing
+   and mgc__sweep_kick's load: either it sees the stop over and goes on,
+   or the kick sees interrupted and wakes it. */
+static void bg_sweep(void)
+{
+    for (;;) {
+        while (mgc__sweep_one())
+            ;
+        if (mgc__sweep_done())
+            return;
+        atomic_store_explicit(&SW.interrupted, 1, memory_order_seq_cst);
+        if (atomic_load_explicit(&SW.paused, memory_order_seq_cst))
+            return; /* the kick after the restart wakes us */
+        atomic_store_explicit(&SW.interrupted, 0, memory_order_relaxed);
+        /* Not paused (or no longer): go on, unless nothing is left to
+           claim (other sweepers hold the last spans). */
+        if (!mgc__sweep_one())
+            return;
+    }
+}
+
 static void *bg_main(void *arg)
 {
     (void)arg;
@@ -246,8 +283,7 @@ static void *bg_main(void *arg)
         while ((g = atomic_load_explicit(&SW.gen, memory_order_acquire)) == seen)
             mgc__os_futex_wait(&SW.gen, seen, 0);
         seen = g;
-        while (mgc__sweep_one())
-            ;
+        bg_sweep();
     }
     return NULL;
 }
@@ -274,6 +310,7 @@ void mgc__sweep_fork_child(void)
        central lock the fork handler held): it does not exist here. */
     SW.bg_started = false;
     atomic_store_explicit(&SW.gen, 0, memory_order_relaxed);
+    atomic_store_explicit(&SW.interrupted, 0, memory_order_relaxed);
     atomic_store_explicit(&SW.active, 0, memory_order_relaxed);
     atomic_store_explicit(&SW.paused, 0, memory_order_relaxed);
 }

@@ -25,6 +25,8 @@ MGC_INTERNAL void mgc__sweep_prepare(void);
 /* Mark termination (world stopped): nspans spans now need sweeping. */
 MGC_INTERNAL void mgc__sweep_begin(uint64_t nspans);
 MGC_INTERNAL bool mgc__sweep_done(void);
+/* Spans still to sweep this cycle (a snapshot). */
+MGC_INTERNAL uint64_t mgc__sweep_left(void);
 /* n unswept spans left the heap unswept (an explicit free of a large
    object): the sweep will not meet them. Under their central lock. */
 MGC_INTERNAL void mgc__sweep_forget(uint64_t n);
