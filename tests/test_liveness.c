@@ -715,6 +715,26 @@ static void test_single_roots(void)
         }
         mgc_remove_roots(r, r + len);
     }
+    /* A range of 70 words, one of which holds the only pointer to a chain,
+       at each position in turn, the others zero or non-heap values: the
+       wide filter (mark.c) skips blocks of 16 words that hold no candidate
+       and must stop at the one that does, whatever its place in the
+       block, and the words past the last whole block are tested too. */
+    blk = realloc(blk, 80 * sizeof(void *));
+    CHECK(blk);
+    void **r = blk + 3;
+    mgc_add_roots(r, r + 70);
+    for (size_t i = 0; i < 70; i++) {
+        for (size_t k = 0; k < 70; k++)
+            r[k] = k % 3 == 0 ? (void *)(uintptr_t)(k * 0x1000 + 7) : k % 3 == 1 ? (void *)&g_only : NULL;
+        r[i] = make_chain(20, (int)(i % 3));
+        t_scrub_stack();
+        churn(1u << 20, 1);
+        char what[64];
+        snprintf(what, sizeof what, "chain in word %zu of a 70-word root range", i);
+        expect_nodes(r[i], 20, what);
+    }
+    mgc_remove_roots(r, r + 70);
     free(blk);
 }
 

@@ -1,7 +1,8 @@
 /*
  * arch.h — the only place that knows which CPU mgc runs on: a spin-wait
- * hint, the stack pointer, and where a signal's saved registers are in a
- * ucontext. x86-64 first; aarch64 kept possible.
+ * hint, the stack pointer, where a signal's saved registers are in a
+ * ucontext, and whether the root scan's filter may use wide vectors.
+ * x86-64 first; aarch64 kept possible.
  *
  * Everything else in mgc is written against these helpers, so a new
  * architecture means a new #elif here and nothing more.
@@ -31,6 +32,17 @@ MGC_INLINE uintptr_t mgc__arch_context_sp(const void *ucv)
 {
     return (uintptr_t)((const ucontext_t *)ucv)->uc_mcontext.gregs[REG_RSP];
 }
+/* Wide vectors for the root scan's filter (mark.c), which compares 64-bit
+   lanes: baseline x86-64 (SSE2) has no such compare, so the filter is
+   compiled for AVX2 and used only where the CPU and the kernel provide
+   it, as libgcc's CPU model reports (checked once per process). */
+#define MGC_ARCH_WIDE 1
+#define MGC_ARCH_WIDE_TARGET __attribute__((target("avx2")))
+MGC_INLINE bool mgc__arch_wide_ok(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+}
 #elif defined(__aarch64__)
 MGC_INLINE void mgc__arch_pause(void) { __asm__ __volatile__("yield" ::: "memory"); }
 #define MGC_ARCH_REDZONE 0
@@ -47,6 +59,10 @@ MGC_INLINE uintptr_t mgc__arch_context_sp(const void *ucv)
 {
     return (uintptr_t)((const ucontext_t *)ucv)->uc_mcontext.sp;
 }
+/* NEON compares 64-bit lanes at the baseline. */
+#define MGC_ARCH_WIDE 1
+#define MGC_ARCH_WIDE_TARGET
+MGC_INLINE bool mgc__arch_wide_ok(void) { return true; }
 #else
 #error "mgc: unsupported architecture (add it to src/internal/arch.h)"
 #endif
