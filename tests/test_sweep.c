@@ -13,7 +13,9 @@
  *   - A heap of many spans is swept in the background: after a cycle the
  *     sweep finishes while the program allocates nothing.
  */
+#include "internal/gc.h"
 #include "internal/heap.h"
+#include "internal/lock.h"
 #include "internal/sweep.h"
 #include "testing.h"
 #include <mgc.h>
@@ -95,17 +97,19 @@ static void big_heap(void)
     mgc_set_gc_percent(gogc);
 }
 
-/* A stop that pauses the background sweep near its end (a MemStats
-   snapshot here) must not end it: with fewer than MGC_SWEEP_BG_MIN_SPANS
-   spans left, the restart's usual kick wakes no one, and the sweeper has to
-   be resumed as interrupted. Nothing allocates meanwhile, so nothing else
-   sweeps. The snapshot must catch the sweep with spans left for a round to
-   count: rounds until one does. */
+/* A stop that pauses the background sweep near its end must not end it:
+   with fewer than MGC_SWEEP_BG_MIN_SPANS spans left, the restart's usual
+   kick wakes no one, and the sweeper has to be resumed as interrupted.
+   The stop is the one mgc_read_memstats makes (gc lock, stop, restart),
+   made here by hand so that the spans left can be read while the world
+   is stopped: a round counts when some are (on a loaded machine the
+   sweeper often finishes first: up to 200 rounds of about 10 ms). Nothing
+   allocates meanwhile, so nothing else sweeps. */
 static void interrupted_sweep(void)
 {
     int gogc = mgc_set_gc_percent(1600);
     int caught = 0, round;
-    for (round = 0; round < 50 && caught < 3; round++) {
+    for (round = 0; round < 200 && caught < 3; round++) {
         mgc_collect();
         mgc_memstats ms;
         mgc_read_memstats(&ms);
@@ -119,12 +123,16 @@ static void interrupted_sweep(void)
         /* Let the sweeper bring it under the wake threshold, then stop it. */
         uint64_t left;
         double t0 = t_now();
-        while ((left = mgc__sweep_left()) >= MGC_SWEEP_BG_MIN_SPANS / 2 && t_now() - t0 < 10)
+        while ((left = mgc__sweep_left()) >= MGC_SWEEP_BG_MIN_SPANS && t_now() - t0 < 10)
             ;
-        CHECK_MSG(left < MGC_SWEEP_BG_MIN_SPANS / 2, "the background sweep is stuck at %llu spans",
+        CHECK_MSG(left < MGC_SWEEP_BG_MIN_SPANS, "the background sweep is stuck at %llu spans",
                   (unsigned long long)left);
-        mgc_read_memstats(&ms);
-        if (mgc__sweep_left() == 0)
+        mgc__lock(&mgc__gc.lock);
+        mgc__gc_stop_world();
+        left = mgc__sweep_left(); /* sweeping is paused: this stays */
+        mgc__gc_start_world();
+        mgc__unlock(&mgc__gc.lock);
+        if (left == 0)
             continue; /* the sweep ended before the stop: inconclusive */
         caught++;
         t0 = t_now();
