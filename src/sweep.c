@@ -266,11 +266,13 @@ static void bg_sweep(void)
         atomic_store_explicit(&SW.interrupted, 1, memory_order_seq_cst);
         if (atomic_load_explicit(&SW.paused, memory_order_seq_cst))
             return; /* the kick after the restart wakes us */
-        atomic_store_explicit(&SW.interrupted, 0, memory_order_relaxed);
-        /* Not paused (or no longer): go on, unless nothing is left to
-           claim (other sweepers hold the last spans). */
+        /* Not paused (or no longer): try again, the flag still set, so
+           that a stop beginning meanwhile wakes us at its end too. False
+           again: that stop, or nothing left to claim (other sweepers hold
+           the last spans; the flag then costs one early wake at most). */
         if (!mgc__sweep_one())
             return;
+        atomic_store_explicit(&SW.interrupted, 0, memory_order_relaxed);
     }
 }
 
