@@ -231,13 +231,19 @@ void mgc__sweep_finish(void)
         mgc__cs_enter(t);
         bool more = mgc__sweep_one();
         mgc__cs_exit(t);
-        if (!more)
-            break;
-    }
-    /* Someone may still hold the last span under its lock: a few hundred
-       nanoseconds at most. */
-    while (atomic_load_explicit(&SW.unswept, memory_order_acquire) != 0)
+        if (more)
+            continue;
+        if (mgc__sweep_done())
+            return;
+        /* Someone still holds the last spans under their locks: a few
+           hundred nanoseconds at most. Try again rather than only wait for
+           the count: while this thread yields, another may finish the
+           sweep, start the next cycle and leave that one's spans (fewer
+           than the background sweeper is woken for) to sweepers like this
+           one. Two threads in mgc_collect waited so for ever, 242 spans on
+           the unswept lists and nobody sweeping them (test_fork, ASan). */
         sched_yield();
+    }
 }
 
 void mgc__sweep_forget(uint64_t n) { atomic_fetch_sub_explicit(&SW.unswept, n, memory_order_release); }
