@@ -76,7 +76,7 @@ static struct {
     /* One mark's set-up: written by the collector before it bumps start_gen
        (release), read by helpers after their acquire load of it. */
     int nworkers; /* workers this mark, the collector included */
-    bool wide;    /* the root filter's wide vectors may run (arch.h); set once, gc lock */
+    bool wide;    /* the root filter's wide vectors may run (arch.h) */
     const mgc_root *roots;
     size_t nroots;
     int mode;
@@ -251,7 +251,6 @@ MGC_NO_SANITIZE MGC_INLINE void scan_fours(marker *m, const uintptr_t *q, uintpt
     }
 }
 
-#if MGC_ARCH_WIDE
 typedef uint64_t wide_v __attribute__((vector_size(32)));
 /* The same, as loaded from a root range: 8-byte aligned only, and
    aliasing whatever the program stored there. A plain load, never a call
@@ -277,7 +276,6 @@ MGC_ARCH_WIDE_TARGET MGC_NO_SANITIZE static size_t wide_skip(const uintptr_t *q,
     }
     return i;
 }
-#endif
 
 /* A root range: most of its words (a C library's data segment, a stack)
    are not heap addresses, so a compare against the heap's bounds rejects
@@ -294,7 +292,6 @@ MGC_NO_SANITIZE MGC_INLINE void scan_root_range(marker *m, uintptr_t lo, uintptr
     const uintptr_t base = m->base, mapped = m->mapped;
     const uintptr_t *q = (const uintptr_t *)lo;
     uintptr_t n = (hi - lo + sizeof(uintptr_t) - 1) / sizeof(uintptr_t); /* words starting below hi */
-#if MGC_ARCH_WIDE
     if (W.wide) {
         for (;;) {
             size_t k = wide_skip(q, n, base, mapped);
@@ -307,7 +304,6 @@ MGC_NO_SANITIZE MGC_INLINE void scan_root_range(marker *m, uintptr_t lo, uintptr
             n -= 16;
         }
     }
-#endif
     scan_fours(m, q, n / 4, mode);
     q += n / 4 * 4;
     for (n %= 4; n; n--, q++)
@@ -487,11 +483,7 @@ static void *helper_main(void *arg)
 
 void mgc__mark_prepare(int n)
 {
-    static bool wide_checked;
-    if (!wide_checked) {
-        W.wide = MGC_ARCH_WIDE && mgc__arch_wide_ok();
-        wide_checked = true;
-    }
+    W.wide = mgc__arch_wide_ok(); /* libgcc's CPU model, read: a few ns */
     if (n > MGC_MAX_PROCS)
         n = MGC_MAX_PROCS;
     if (!W.markers[0])

@@ -9,7 +9,9 @@
  * keeps the sweeper cheap enough to run lazily inside allocation
  * (central.c: refills sweep their class, large allocations sweep large
  * objects); the background sweeper takes the rest, and is woken only for
- * heaps of MGC_SWEEP_BG_MIN_SPANS or more. A live large span made before
+ * heaps of MGC_SWEEP_BG_MIN_SPANS or more, or to finish a sweep a stop
+ * interrupted (`interrupted`, bg_sweep). A mutator in mgc__sweep_finish
+ * sweeps too until the count is zero. A live large span made before
  * the last cycle gives back its reserve of pages (heap.c), under the heap
  * lock taken inside the span's central lock, the usual order.
  *

@@ -36,7 +36,6 @@ MGC_INLINE uintptr_t mgc__arch_context_sp(const void *ucv)
    lanes: baseline x86-64 (SSE2) has no such compare, so the filter is
    compiled for AVX2 and used only where the CPU and the kernel provide
    it, as libgcc's CPU model reports (checked once per process). */
-#define MGC_ARCH_WIDE 1
 #define MGC_ARCH_WIDE_TARGET __attribute__((target("avx2")))
 MGC_INLINE bool mgc__arch_wide_ok(void)
 {
@@ -60,7 +59,6 @@ MGC_INLINE uintptr_t mgc__arch_context_sp(const void *ucv)
     return (uintptr_t)((const ucontext_t *)ucv)->uc_mcontext.sp;
 }
 /* NEON compares 64-bit lanes at the baseline. */
-#define MGC_ARCH_WIDE 1
 #define MGC_ARCH_WIDE_TARGET
 MGC_INLINE bool mgc__arch_wide_ok(void) { return true; }
 #else

@@ -48,7 +48,8 @@ MGC_INTERNAL void mgc__sweep_resume(void);
 #define MGC_SWEEP_BG_MIN_SPANS 256
 
 /* After restarting the world: wake the background sweeper if there is
-   enough work to pay for it (MGC_SWEEP_BG_MIN_SPANS). Waking a
+   enough work to pay for it (MGC_SWEEP_BG_MIN_SPANS), or if the stop
+   interrupted its sweep, however little is left (sweep.c). Waking a
    sleeping thread costs the waker 10-15 us of system call on a virtual
    machine (the other CPU's interrupt), so it is not done while the world
    is stopped. */
