@@ -18,12 +18,6 @@
 #include "testing.h"
 #include <mgc.h>
 
-static uint64_t nspans(void)
-{
-    uint64_t sys, inuse, n;
-    mgc__heap_read_stats(&sys, &inuse, &n);
-    return n;
-}
 
 static void small_heap(void)
 {
@@ -46,7 +40,7 @@ static void small_heap(void)
             /* A cycle ran inside that allocation and nothing has swept
                since; the heap is small, so nothing will until we allocate. */
             seen = ms.num_gc;
-            uint64_t n = nspans();
+            uint64_t n = t_heap_spans();
             if (n >= MGC_SWEEP_BG_MIN_SPANS) {
                 printf("small_heap: %llu spans at the cycle, the laziness check is skipped\n",
                        (unsigned long long)n);
@@ -68,21 +62,31 @@ static void small_heap(void)
            max_inuse / 1048576.0, max_goal / 1048576.0);
 }
 
-static void big_heap(void)
+/* From a swept heap, 40 KiB objects (a span each) are dropped until the
+   pacer runs a cycle (GOGC 1600, set by the caller: a goal of 64 MiB or
+   more, so well past MGC_SWEEP_BG_MIN_SPANS spans). Returns the spans
+   there were before the allocation that ran it. */
+static uint64_t cycle_with_many_spans(void)
 {
-    int gogc = mgc_set_gc_percent(1600); /* a goal of 64 MiB or more */
     mgc_collect();
     mgc_memstats ms;
     mgc_read_memstats(&ms);
     uint32_t gc0 = ms.num_gc;
-    uint64_t n = 0; /* spans before the allocation that ran the cycle */
+    uint64_t n = 0;
     while (ms.num_gc == gc0) {
-        n = nspans();
+        n = t_heap_spans();
         char *p = mgc_alloc_noscan(40 << 10);
         CHECK(p != NULL);
         p[0] = 1;
         mgc_read_memstats(&ms);
     }
+    return n;
+}
+
+static void big_heap(void)
+{
+    int gogc = mgc_set_gc_percent(1600);
+    uint64_t n = cycle_with_many_spans();
     CHECK_MSG(n >= MGC_SWEEP_BG_MIN_SPANS, "%llu spans", (unsigned long long)n);
     /* Nothing allocates from here on: only the background sweeper can. */
     int waited = 0;
@@ -109,16 +113,7 @@ static void interrupted_sweep(void)
     int gogc = mgc_set_gc_percent(1600);
     int caught = 0, round;
     for (round = 0; round < 400 && caught < 3; round++) {
-        mgc_collect();
-        mgc_memstats ms;
-        mgc_read_memstats(&ms);
-        uint32_t gc0 = ms.num_gc;
-        while (ms.num_gc == gc0) {
-            char *p = mgc_alloc_noscan(40 << 10);
-            CHECK(p != NULL);
-            p[0] = 1;
-            mgc_read_memstats(&ms);
-        }
+        cycle_with_many_spans();
         /* Let the sweeper bring it under the wake threshold, then stop it. */
         uint64_t left;
         double t0 = t_now();

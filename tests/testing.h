@@ -371,6 +371,18 @@ static inline void t_expect_abort(void (*fn)(void *), void *arg, const char *nee
     CHECK_MSG(strstr(c.err, needle) != NULL, "expected \"%s\" on stderr, got:\n%s", needle, c.err);
 }
 
+/* Run fn(arg) in a forked child, which must be stopped by an
+   AddressSanitizer report containing `report` (for a read of memory mgc
+   poisoned): the test fails if the child exits normally or reports
+   something else. Only for builds under ASan (MGC_TEST_ASAN). */
+static inline void t_expect_asan_report(void (*fn)(void *), void *arg, const char *report, const char *what)
+{
+    t_child c;
+    t_run_child(fn, arg, &c);
+    CHECK_MSG(!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0, "%s: went unreported", what);
+    CHECK_MSG(strstr(c.err, report), "%s: expected \"%s\"; status %d:\n%s", what, report, c.status, c.err);
+}
+
 static inline int t_count_lines(const char *s, const char *prefix)
 {
     int n = 0;
@@ -388,6 +400,14 @@ static inline int t_count_lines(const char *s, const char *prefix)
 #endif /* MGC_TESTING_H */
 
 #ifdef MGC_HEAP_H
+/* Spans in the heap now (in use, all classes). */
+static inline uint64_t t_heap_spans(void)
+{
+    uint64_t sys, inuse, n;
+    mgc__heap_read_stats(&sys, &inuse, &n);
+    return n;
+}
+
 /* Occupy the page right after [obj, obj + bytes) with one-page objects
    (8 KiB noscan objects each take a span of one page, first fit), so that a
    large object there cannot grow in place. Returns the objects to free
