@@ -61,6 +61,8 @@ static void *alloc_small(mgc_thread *t, unsigned spc, bool zeroed)
     }
     if (!zeroed) {
         MGC_TRACK_ALLOC_RAW(p, s->elemsize);
+        if (s->needzero)
+            mgc__free_clear_mark((uintptr_t)p, spc);
         return p;
     }
     MGC_TRACK_ALLOC(p, s->elemsize);
@@ -297,10 +299,13 @@ MGC_INLINE void *alloc_fast(mgc_thread *t, unsigned sizeclass, size_t size, unsi
     uintptr_t n = s->elemsize;
     void *p = (void *)(s->base + (uintptr_t)r * n);
     bool zero = zeroed && s->needzero;
-    if (zeroed)
+    if (zeroed) {
         MGC_TRACK_ALLOC(p, n);
-    else
+    } else {
         MGC_TRACK_ALLOC_RAW(p, n);
+        if (s->needzero)
+            mgc__free_clear_mark((uintptr_t)p, spc);
+    }
     if (mgc__cs_leave(t))
         return stop_then_zero(t, p, zero, n);
     if (zero) {

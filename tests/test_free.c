@@ -1,13 +1,15 @@
 // ctest-timeout: 240
 /* Explicit free and tracked scopes: LIFO reuse on the freeing thread,
    zeroed reuse, large objects returning pages at once, tiny no-ops, exact
-   MemStats, the one-line aborts (not mgc's, interior, double free, wrong
+   MemStats, raw (unzeroed) storage made of slots freed by hand and swept
+   carrying no freed mark, the one-line aborts (not mgc's, interior, double free, wrong
    size, unreachable), AddressSanitizer's report of a read after free, free
    while spans are unswept (reuse before the sweep, a large span leaving
    the sweep's count, exact counts after it), free while the background
    sweeper runs, and free in every phase under threads: one thread frees
    while others allocate and another forces collections, and no object is
    ever handed out twice. */
+#include "internal/alloc.h"
 #include "internal/free.h"
 #include "internal/gc.h"
 #include "internal/heap.h"
@@ -153,6 +155,93 @@ static void tiny_and_stats(void)
     CHECK_EQ(c.mallocs - a.mallocs, 1400);
     for (int i = 0; i < 400; i++)
         CHECK(mgc_base(keep[i]) == keep[i]);
+}
+
+/* A slot freed by hand and not reused before the next cycle is swept as
+   garbage with its freed mark still in its bytes. The raw path (the
+   containers' storage, not zeroed) must not hand such a slot out still
+   carrying the mark: the live object's next free would be taken for a
+   double free, and mgc_base would disown it. */
+enum { RAW_N = 512 };
+static uintptr_t raw_freed[RAW_N]; /* hidden: garbage for the cycle */
+static void *raw_held[RAW_N];      /* a root */
+static mgc_buf raw_bufs[RAW_N];    /* roots */
+static mgc_vec raw_vecs[RAW_N];
+
+static __attribute__((noinline)) void raw_free_some(size_t size)
+{
+    void **p = malloc(RAW_N * sizeof *p); /* not scanned */
+    CHECK(p != NULL);
+    for (int i = 0; i < RAW_N; i++) {
+        p[i] = mgc_alloc_noscan(size);
+        raw_freed[i] = t_hide(p[i]);
+    }
+    for (int i = 0; i < RAW_N; i++)
+        mgc_free_sized(p[i], size, 1);
+    free(p);
+}
+
+/* Free RAW_N objects of size by hand, let a cycle drop and sweep them. */
+static void raw_prepare(size_t size)
+{
+    mgc_collect();
+    raw_free_some(size);
+    t_scrub_stack();
+    mgc_collect();
+}
+
+static int raw_was_freed(const void *q)
+{
+    for (int i = 0; i < RAW_N; i++)
+        if (t_unhide(raw_freed[i]) == q)
+            return 1;
+    return 0;
+}
+
+static void raw_after_sweep(void)
+{
+    /* The containers' allocator itself. */
+    raw_prepare(48);
+    int again = 0;
+    for (int i = 0; i < RAW_N; i++) {
+        raw_held[i] = mgc__alloc_noscan_raw(48);
+        CHECK(raw_held[i] != NULL);
+        again += raw_was_freed(raw_held[i]);
+        CHECK_MSG(mgc_base(raw_held[i]) == raw_held[i], "mgc_base disowns live raw storage %p", raw_held[i]);
+    }
+    /* Most of the swept slots come back: the case is exercised. */
+    CHECK_MSG(again >= RAW_N / 2, "only %d of %d swept slots handed out again", again, RAW_N);
+    for (int i = 0; i < RAW_N; i++) {
+        mgc_free_sized(raw_held[i], 48, 1); /* aborted as a double free */
+        raw_held[i] = NULL;
+    }
+
+    /* Through the public containers: storage of 16 bytes with fewer than 8
+       written, so nothing overwrites the mark. */
+    raw_prepare(16);
+    again = 0;
+    for (int i = 0; i < RAW_N; i++) {
+        mgc_buf_append(&raw_bufs[i], "abc", 3);
+        mgc_vec_init_noscan(&raw_vecs[i], 1);
+        mgc_vec_push(&raw_vecs[i], "x");
+        again += raw_was_freed(mgc_buf_bytes(&raw_bufs[i])) + raw_was_freed(mgc_vec_data(&raw_vecs[i]));
+        CHECK(mgc_base(mgc_buf_bytes(&raw_bufs[i])) == mgc_buf_bytes(&raw_bufs[i]));
+        CHECK(mgc_base(mgc_vec_data(&raw_vecs[i])) == mgc_vec_data(&raw_vecs[i]));
+    }
+    CHECK_MSG(again >= RAW_N / 2, "only %d of %d swept slots handed out again", again, RAW_N);
+    for (int i = 0; i < RAW_N; i++) {
+        if (i % 2) {
+            mgc_buf_free(&raw_bufs[i]);
+            mgc_vec_free(&raw_vecs[i]);
+        } else { /* growth frees the old storage too */
+            mgc_buf_append(&raw_bufs[i], "0123456789abcdef", 16);
+            mgc_vec_append(&raw_vecs[i], "0123456789abcdef", 16);
+            CHECK(!memcmp(mgc_buf_bytes(&raw_bufs[i]), "abc0123456789abcdef", 19));
+            CHECK(!memcmp(mgc_vec_data(&raw_vecs[i]), "x0123456789abcdef", 17));
+            mgc_buf_free(&raw_bufs[i]);
+            mgc_vec_free(&raw_vecs[i]);
+        }
+    }
 }
 
 static void scopes(void)
@@ -718,6 +807,7 @@ int main(void)
     lifo();
     large();
     tiny_and_stats();
+    raw_after_sweep();
     scopes();
     free_unswept();
     free_during_bg_sweep();

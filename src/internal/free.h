@@ -37,6 +37,17 @@ MGC_INLINE uintptr_t mgc__free_link_off(unsigned spc)
                : 0;
 }
 
+/* A slot handed out raw (not zeroed) from its span's free slots, of a span
+   that may hold old data (needzero): clear the freed mark. A slot freed by
+   hand and not reused before the next cycle is swept as garbage with the
+   mark still in its bytes; handed out raw again, it would make the live
+   object's next free look like a double free (and mgc_base disown it).
+   Zeroed slots lose it with the rest; fresh pages never held one. */
+MGC_INLINE void mgc__free_clear_mark(uintptr_t slot, unsigned spc)
+{
+    ((uintptr_t *)(slot + mgc__free_link_off(spc)))[1] = 0;
+}
+
 /* Concurrent marking will need a reused slot marked (allocate-black);
    a stopped-world mark never runs beside an allocation. */
 MGC_INTERNAL void mgc__free_reuse_black(uintptr_t slot);
