@@ -305,8 +305,9 @@ static inline __attribute__((always_inline)) void mgc__buf_append_byte_inline(mg
    noscan when the elements hold none). It doubles when full (capacity
    rounded up to fill the size class, as Go's growslice) and frees the old
    array. Stores into pointer-holding elements go through the write barrier.
-   Popped and truncated elements are zeroed, so the vector does not keep
-   what they pointed to alive. */
+   Popped and truncated elements of a vector that holds pointers are
+   zeroed, so the vector does not keep what they pointed to alive (a
+   noscan vector's keep their bytes). */
 typedef struct mgc_vec {
     void *data;           /* the array, NULL until the first element (the heap pointer) */
     size_t len;           /* elements in use */
@@ -367,7 +368,7 @@ typedef struct mgc_map {
     size_t used;                /* entries + deleted slots not yet reclaimed */
     size_t mask;                /* table size - 1 (a power of two), 0 without a table */
     uint64_t seed;              /* hash seed, chosen with the first table */
-    uint64_t gen;               /* changes whenever the table is replaced */
+    uint64_t gen;               /* new, for every map, whenever the table is replaced */
 } mgc_map;
 #define MGC_MAP_INIT {0, 0, 0, 0, 0, 0}
 
@@ -392,8 +393,10 @@ MGC_API void mgc_map_free(mgc_map *m);
 
 /* Iteration, in no particular order (it starts at a random slot, as Go's
    range does: do not depend on it). While iterating, deleting any entry
-   and replacing values is allowed; a new key may or may not be visited,
-   and if its put grows the table the next mgc_map_next aborts. */
+   and replacing values is allowed; a new key may or may not be visited.
+   If its put replaces the table (it grows, or is rebuilt at the same size
+   once deleted entries have piled up), or the map is freed, the next
+   mgc_map_next aborts, even if the map was initialised again since. */
 typedef struct mgc_map_iter {
     const void *key;  /* the current entry, after mgc_map_next returned 1 */
     size_t keylen;

@@ -44,9 +44,11 @@
  * exact size (mgc__containers_release). It never shrinks.
  *
  * Invariants, checked on entry: slots is NULL exactly when mask is 0;
- * len <= used <= 3/4 of the table. gen changes whenever slots does, and
- * an iterator remembers it: an iteration over a table that was replaced
- * aborts instead of reading freed memory. Every store of a pointer into
+ * len <= used <= 3/4 of the table. gen takes a new value, never used by
+ * any map before, whenever slots changes (gen_counter), and an iterator
+ * remembers it: an iteration over a table that was replaced, rebuilt at
+ * the same size or freed aborts instead of reading freed memory, even if
+ * the map was initialised again since (which sets gen to 0). Every store of a pointer into
  * the table goes through the write barrier (barrier.h).
  */
 #include "internal/alloc.h"
@@ -198,6 +200,13 @@ MGC_INLINE void release_key(char *key, size_t keylen) { mgc__containers_release(
 
 /* Replace the table by one of nslots slots holding the same entries (no
    deleted marks), then free the old one. */
+/* Every table of every map gets its own generation: a map initialised
+   again restarts at 0, and per-map counting would then give a stale
+   iterator the number of the new table. Relaxed: only the uniqueness of
+   the values matters, which the read-modify-write gives in any order. */
+static _Atomic uint64_t gen_counter;
+static uint64_t new_gen(void) { return atomic_fetch_add_explicit(&gen_counter, 1, memory_order_relaxed) + 1; }
+
 static MGC_NOINLINE void rebuild(mgc_map *m, size_t nslots, const char *fn)
 {
     MGC_CHECK(nslots <= MGC_CONTAINERS_MAX / sizeof(slot), "%s: map %p cannot grow to %zu slots", fn,
@@ -222,7 +231,7 @@ static MGC_NOINLINE void rebuild(mgc_map *m, size_t nslots, const char *fn)
     m->slots = t;
     m->mask = mask;
     m->used = m->len;
-    m->gen++;
+    m->gen = new_gen();
     mgc__containers_release(old, oldn * sizeof(slot), 0);
 }
 
@@ -348,7 +357,7 @@ void mgc_map_free(mgc_map *m)
     size_t oldn = old ? m->mask + 1 : 0;
     m->slots = NULL;
     m->len = m->used = m->mask = 0;
-    m->gen++;
+    m->gen = new_gen();
     mgc__containers_release(old, oldn * sizeof(slot), 0);
 }
 
@@ -377,8 +386,8 @@ int mgc_map_next(mgc_map_iter *it)
     const mgc_map *m = it->map;
     check(m, "mgc_map_next");
     MGC_CHECK(it->gen == m->gen,
-              "mgc_map_next: map %p was resized or freed during the iteration (a put of a new key grew "
-              "its table); the iteration cannot go on",
+              "mgc_map_next: map %p was resized or freed during the iteration (a put of a new key grew or "
+              "rebuilt its table, or mgc_map_free freed it); the iteration cannot go on",
               (const void *)m);
     while (it->left) {
         const slot *e = &m->slots[it->pos];

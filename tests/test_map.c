@@ -477,6 +477,49 @@ static void d_free_during_iteration(void *a)
     mgc_map_free(&m);
     mgc_map_next(&it);
 }
+/* A map freed and initialised again restarts at gen 0: its new tables
+   must not take the number of the table an old iterator walked (it would
+   then walk the new, smaller table with the old position and count). */
+static void d_reinit_during_iteration(void *a)
+{
+    mgc_map m = MGC_MAP_INIT;
+    char k[64];
+    for (size_t i = 0; i < 20; i++)
+        mgc_map_put(&m, k, make_key(k, i, 0), NULL);
+    mgc_map_iter it;
+    mgc_map_iter_init(&it, &m);
+    mgc_map_free(&m);
+    mgc_map_init(&m);
+    for (int r = 0; r < 1000 && !(m.gen == it.gen && m.slots); r++) {
+        if (m.slots)
+            mgc_map_free(&m);
+        else
+            mgc_map_put(&m, "b", 1, NULL);
+    }
+    if (!m.slots)
+        mgc_map_put(&m, "b", 1, NULL);
+    mgc_map_next(&it);
+}
+/* A put of a new key that rebuilds the table at the same size (deleted
+   marks piled up) replaces it too. */
+static void d_rebuild_during_iteration(void *a)
+{
+    mgc_map m = MGC_MAP_INIT;
+    char k[64];
+    mgc_map_put(&m, "first", 5, NULL);
+    size_t slots = m.mask + 1;
+    uint64_t gen = m.gen;
+    mgc_map_iter it;
+    mgc_map_iter_init(&it, &m);
+    for (size_t i = 0; m.gen == gen; i++) { /* at most two entries at a time */
+        size_t n = make_key(k, i, 0);
+        mgc_map_put(&m, k, n, NULL);
+        mgc_map_delete(&m, k, n);
+    }
+    if (m.mask + 1 != slots)
+        _exit(3); /* not the case this tests */
+    mgc_map_next(&it);
+}
 static void d_garbage(void *a)
 {
     mgc_map m;
@@ -493,6 +536,8 @@ static void aborts(void)
     t_expect_abort(d_grow_during_iteration, NULL, "mgc_map_next: map ");
     t_expect_abort(d_grow_during_iteration, NULL, "was resized or freed during the iteration");
     t_expect_abort(d_free_during_iteration, NULL, "was resized or freed during the iteration");
+    t_expect_abort(d_reinit_during_iteration, NULL, "was resized or freed during the iteration");
+    t_expect_abort(d_rebuild_during_iteration, NULL, "a put of a new key grew or rebuilt its table");
     t_expect_abort(d_garbage, NULL, "mgc_map_len: map ");
     t_expect_abort(d_garbage, NULL, "is not a valid mgc_map");
 }
