@@ -95,10 +95,13 @@ MGC_API void *mgc_alloc(size_t size) MGC_MALLOC MGC_ALLOC_SIZE(1);         /* sc
 MGC_API void *mgc_alloc_noscan(size_t size) MGC_MALLOC MGC_ALLOC_SIZE(1);  /* never scanned */
 MGC_API void *mgc_alloc_typed(const mgc_type *t) MGC_MALLOC;               /* precise */
 MGC_API void *mgc_alloc_array(const mgc_type *t, size_t n) MGC_MALLOC;     /* precise, n elements */
-/* Keeps the object's kind (conservative, noscan, typed). When the object
-   moves, the old one is freed (mgc_free), as realloc's contract says the
-   old pointer is dead. realloc(NULL, n) is alloc(n); realloc(p, 0) returns
-   a fresh minimal object of p's kind. */
+/* Keeps the object's kind (conservative, noscan, typed). The object stays
+   where it is when a request of the new size would get the same block
+   (its size class; for a large object its number of pages), or when a
+   large object can grow over free pages after it; otherwise it moves and
+   the old one is freed (mgc_free), as realloc's contract says the old
+   pointer is dead. realloc(NULL, n) is alloc(n); realloc(p, 0) returns a
+   fresh minimal object of p's kind. */
 MGC_API void *mgc_realloc(void *p, size_t size) MGC_ALLOC_SIZE(2) __attribute__((warn_unused_result));
 MGC_API char *mgc_strdup(const char *s) MGC_MALLOC;                        /* noscan */
 /* >= the size asked; writing that much never touches another object. p must
@@ -125,9 +128,10 @@ MGC_API void *mgc_base(const void *p);
    interior pointer, an object already freed (double free), an object the
    last collection found unreachable (a hidden pointer). */
 MGC_API void mgc_free(void *p);
-/* The same, faster to check: size is the size asked at allocation (for a
-   typed object, type size x count) and noscan says whether it was a noscan
-   (or pointer-free typed) object. Aborts if they do not match p. */
+/* The same, and the size is checked too: size is the size asked at
+   allocation, or of the last mgc_realloc that returned p (for a typed
+   object, type size x count), and noscan says whether it was a noscan (or
+   pointer-free typed) object. Aborts if they do not match p. */
 MGC_API void mgc_free_sized(void *p, size_t size, int noscan);
 
 /* ---- Tracked scopes (Go's freeTracked) --------------------------------- */

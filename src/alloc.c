@@ -545,12 +545,19 @@ void *mgc_realloc(void *ptr, size_t size)
         return mgc_alloc(size);
     objinfo o;
     object_at("mgc_realloc", (uintptr_t)ptr, &o);
-    /* In place while the object still fits and would not waste over half. A
-       typed array then gets its new length in its pointer map, or pointers
-       stored in the new elements would be invisible to the collector. */
-    if (size <= o.usable && size > o.usable / 2) {
+    /* In place when a request of this size would get the same block: its
+       size class (jemalloc's rule for small objects), its number of pages
+       for a large one. So mgc_free_sized accepts the size given here, and
+       a shrink into a smaller class gives the slack back. A typed array
+       then gets its new length in its pointer map, or pointers stored in
+       the new elements would be invisible to the collector. Size 0: a
+       fresh minimal object, as documented. */
+    size_t asked = size;
+    if (o.kind == MGC_KIND_TYPED && size <= mgc__heap.reserved) /* whole elements; no overflow */
+        asked = (size / o.type->size + (size % o.type->size != 0)) * o.type->size;
+    if (size && mgc__size_fits_span(o.s, asked) && (o.s->kind != MGC_KIND_TINY || size <= o.usable)) {
         if (o.kind == MGC_KIND_TYPED)
-            set_length(ptr, &o, size / o.type->size + (size % o.type->size != 0));
+            set_length(ptr, &o, asked / o.type->size);
         return ptr;
     }
     /* A large object grows in place when the pages after it are free. */

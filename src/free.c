@@ -114,20 +114,7 @@ static MGC_COLD MGC_NORETURN void bad_size(const char *fn, uintptr_t p, const mg
 static void check_size(const char *fn, uintptr_t p, const mgc_span *s, size_t size, int noscan)
 {
     bool span_noscan = s->kind == MGC_KIND_NOSCAN || s->kind == MGC_KIND_TINY;
-    if (!!noscan != span_noscan)
-        bad_size(fn, p, s, size, noscan);
-    if (s->large) {
-        if (mgc__round_up(size, MGC_PAGE_SIZE) != s->elemsize)
-            bad_size(fn, p, s, size, noscan);
-        return;
-    }
-    if (s->kind == MGC_KIND_TINY) {
-        if (size >= MGC_TINY_SIZE)
-            bad_size(fn, p, s, size, noscan);
-        return;
-    }
-    size_t need = mgc__alloc_need(size, s->kind);
-    if (need > MGC_SMALL_MAX || mgc__size_to_class(need) != s->sizeclass)
+    if (!!noscan != span_noscan || !mgc__size_fits_span(s, size))
         bad_size(fn, p, s, size, noscan);
 }
 

@@ -125,9 +125,31 @@ int main(void)
     CHECK(rs[1] == o);
     CHECK_EQ(mgc__span_of((uintptr_t)rs)->kind, MGC_KIND_SCAN);
     CHECK(mgc_realloc(NULL, 40) != NULL);
-    char *same = mgc_alloc(100);
-    CHECK(mgc_realloc(same, 90) == same); /* shrinking a little stays in place */
-    CHECK(mgc_realloc(same, 0) != NULL);
+    /* In place exactly when the new size gets the same block (size class,
+       or pages for a large object), so that mgc_free_sized accepts the
+       size given to the last realloc. */
+    char *same = mgc_alloc(100); /* class 112 */
+    memcpy(same, "kept", 5);
+    CHECK(mgc_realloc(same, 105) == same);
+    CHECK(mgc_realloc(same, 112) == same);
+    char *sized = mgc_alloc(1000);            /* class 1024 */
+    CHECK(mgc_realloc(sized, 1020) == sized); /* in place, */
+    mgc_free_sized(sized, 1020, 0);           /* and freed with the new size */
+    char *moved = mgc_realloc(same, 90); /* class 96: the slack goes back */
+    CHECK(moved != same && !strcmp(moved, "kept"));
+    mgc_free_sized(moved, 90, 0);
+    char *same2 = mgc_alloc(100);
+    CHECK(mgc_realloc(same2, 0) != NULL);
+    char *big = mgc_alloc_noscan(1 << 20);
+    big[(1 << 20) - 1] = 9;
+    CHECK(mgc_realloc(big, (1 << 20) - 5000) == big); /* the same 128 pages */
+    char *smaller = mgc_realloc(big, 700000);          /* fewer pages: moved */
+    CHECK(smaller != big && mgc_usable_size(smaller) == 700000 + (8192 - 700000 % 8192));
+    mgc_free_sized(smaller, 700000, 1);
+    void **tg = mgc_alloc_array(&T32, 3); /* 96 bytes */
+    tg = mgc_realloc(tg, 100);              /* 4 elements: 128, another class */
+    CHECK_EQ(mgc_usable_size(tg), 128);
+    mgc_free_sized(tg, 4 * 32, 0);
 
     /* A large object grows in place when the pages after it are free: same
        address, contents kept, the new part zeroed; a typed array's new
@@ -142,6 +164,7 @@ int main(void)
     t_check_zero(g2 + gu, mgc_usable_size(g2) - gu, "object");
     if (free_after)
         CHECK(g2 == g);
+    mgc_free_sized(g2, 400000, 1); /* the size given to realloc, moved or not */
     void **ta = mgc_alloc_array(&T1K, 40); /* 40 KiB: large, typed */
     size_t tu = mgc_usable_size(ta);
     free_after = pages_free(ta, tu, 200 * 1024);

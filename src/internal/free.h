@@ -21,6 +21,7 @@
 #include "base.h"
 #include "cache.h"
 #include "gc.h"
+#include "sizeclass.h"
 #include "span.h"
 #include "track.h"
 
@@ -35,6 +36,22 @@ MGC_INLINE uintptr_t mgc__free_link_off(unsigned spc)
                    mgc__class_size[mgc__spanclass_sizeclass(spc)] > MGC_TYPED_BITS_MAX
                ? MGC_TYPED_HEADER
                : 0;
+}
+
+/* Would a request of size bytes, of the kind of span s's objects (for a
+   typed object: type size x count), get an object of s: its size class,
+   or for a large span its number of pages? mgc_free_sized's check, and
+   mgc_realloc's test for staying in place, so that the size given to the
+   last mgc_realloc is one mgc_free_sized accepts. Tiny: any size under 16
+   bytes. */
+MGC_INLINE bool mgc__size_fits_span(const mgc_span *s, size_t size)
+{
+    if (s->large)
+        return mgc__round_up(size, MGC_PAGE_SIZE) == s->elemsize;
+    if (s->kind == MGC_KIND_TINY)
+        return size < MGC_TINY_SIZE;
+    size_t need = mgc__alloc_need(size, s->kind);
+    return need <= MGC_SMALL_MAX && mgc__size_to_class(need) == s->sizeclass;
 }
 
 /* A slot handed out raw (not zeroed) from its span's free slots, of a span
