@@ -454,11 +454,32 @@ typedef struct objinfo {
     const mgc_type *type; /* typed objects */
 } objinfo;
 
+/* A small object must be allocated and not freed by hand: realloc would
+   otherwise hand back a slot that sits on a reuse list (to be handed out
+   twice), usable_size answer for a dead one. Read inside a no-suspend
+   section, as free does, so no cycle changes the mark bits meanwhile. */
+static void check_live(const char *fn, uintptr_t p, const mgc_span *s, uintptr_t idx, uintptr_t slot)
+{
+    mgc_thread *t = mgc__thread_current();
+    mgc__cs_enter(t);
+    enum mgc_slot_state st = mgc__slot_state(s, idx);
+    bool freed = st == MGC_SLOT_LIVE && mgc__freed_by_hand(slot, s->spanclass);
+    mgc__cs_exit(t);
+    if (st != MGC_SLOT_LIVE)
+        mgc__not_live(fn, p, st);
+    if (freed)
+        mgc__fatal("%s: %p was freed already (by mgc_free)", fn, (void *)p);
+}
+
 /* Describe the object p must be the start of; abort naming p otherwise. */
 static void object_at(const char *fn, uintptr_t p, objinfo *o)
 {
     mgc_span *s = mgc__span_of(p);
-    MGC_CHECK(s != NULL, "%s: %p is not a pointer mgc returned (not in the heap)", fn, (void *)p);
+    if (!s) {
+        bool in_heap = p - mgc__heap.base < atomic_load_explicit(&mgc__heap.mapped, memory_order_relaxed);
+        mgc__fatal("%s: %p is not %s", fn, (void *)p,
+                   in_heap ? "allocated (freed already?)" : "a pointer mgc returned (not in the heap)");
+    }
     o->s = s;
     o->kind = s->kind;
     o->type = NULL;
@@ -485,12 +506,14 @@ static void object_at(const char *fn, uintptr_t p, objinfo *o)
     if (s->kind == MGC_KIND_TYPED && s->elemsize > MGC_TYPED_BITS_MAX) {
         MGC_CHECK(p == slot + MGC_TYPED_HEADER, "%s: %p is an interior pointer (object at %p)", fn, (void *)p,
                   (void *)(slot + MGC_TYPED_HEADER));
+        check_live(fn, p, s, idx, slot);
         o->user = p;
         o->usable = s->elemsize - MGC_TYPED_HEADER;
         o->type = ((const mgc_type **)slot)[0];
         return;
     }
     MGC_CHECK(p == slot, "%s: %p is an interior pointer (object at %p)", fn, (void *)p, (void *)slot);
+    check_live(fn, p, s, idx, slot);
     o->user = p;
     o->usable = s->elemsize;
     if (s->kind == MGC_KIND_TYPED)

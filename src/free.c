@@ -118,7 +118,7 @@ static void check_size(const char *fn, uintptr_t p, const mgc_span *s, size_t si
         bad_size(fn, p, s, size, noscan);
 }
 
-static MGC_COLD MGC_NORETURN void not_live(const char *fn, uintptr_t p, enum mgc_slot_state st)
+void mgc__not_live(const char *fn, uintptr_t p, enum mgc_slot_state st)
 {
     if (st == MGC_SLOT_FREE)
         mgc__fatal("%s: %p is not allocated (freed already, by mgc_free or by the collector)", fn, (void *)p);
@@ -137,7 +137,7 @@ static void free_large(mgc_span *s, uintptr_t p, const char *fn)
     uint32_t g = atomic_load_explicit(&s->sweepgen, memory_order_relaxed);
     if (g == sg - 2 && !s->mark_bytes[0]) {
         mgc__unlock(&c->lock);
-        not_live(fn, p, MGC_SLOT_DEAD);
+        mgc__not_live(fn, p, MGC_SLOT_DEAD);
     }
     MGC_CHECK(g == sg || g == sg - 2, "%s: large span %p has sweepgen %u, heap %u", fn, (void *)p, g, sg);
     mgc__list_remove(&c->full[g == sg ? mgc__swept_index(sg) : mgc__unswept_index(sg)], s);
@@ -182,7 +182,7 @@ static void free_object(mgc_thread *t, uintptr_t p, const char *fn, bool sized, 
     MGC_CHECK(p == user, "%s: %p is an interior pointer (object at %p)", fn, (void *)p, (void *)user);
     enum mgc_slot_state st = mgc__slot_state(s, idx);
     if (st != MGC_SLOT_LIVE)
-        not_live(fn, p, st);
+        mgc__not_live(fn, p, st);
     if (mgc__freed_by_hand(slot, s->spanclass))
         mgc__fatal("%s: %p was already freed (double free)", fn, (void *)p);
     mgc_cache_entry *e = &t->cache.cls[s->spanclass];

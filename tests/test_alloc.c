@@ -42,6 +42,41 @@ static void die_usable_stack(void *arg)
     mgc_usable_size(&x);
 }
 static void die_realloc_interior(void *arg) { (void)!mgc_realloc((char *)mgc_alloc(100) + 16, 10); }
+/* A freed object is no object: realloc in place would hand back a slot on
+   the reuse list (handed out twice), and one that moved would free it
+   again. */
+static void die_realloc_freed(void *arg)
+{
+    void *p = mgc_alloc(100);
+    mgc_free(p);
+    (void)!mgc_realloc(p, 105);
+}
+static void die_usable_freed(void *arg)
+{
+    void *p = mgc_alloc_array(&T1K, 2); /* header-typed */
+    mgc_free(p);
+    mgc_usable_size(p);
+}
+static __attribute__((noinline)) uintptr_t dropped_object(void)
+{
+    uintptr_t h = 0;
+    for (int i = 0; i < 64; i++)
+        h = t_hide(mgc_alloc(200)); /* the last one, with 63 others in its span */
+    return h;
+}
+static void die_realloc_collected(void *arg)
+{
+    uintptr_t h = dropped_object();
+    t_scrub_stack();
+    mgc_collect();
+    (void)!mgc_realloc(t_unhide(h), 210);
+}
+static void die_large_freed(void *arg)
+{
+    void *p = mgc_alloc(1 << 20);
+    mgc_free(p);
+    mgc_usable_size(p);
+}
 static void die_tiny_interior(void *arg) { mgc_usable_size((char *)mgc_alloc_noscan(6) + 1); }
 static void die_bad_type(void *arg)
 {
@@ -204,6 +239,12 @@ int main(void)
     t_expect_abort(die_usable_stack, NULL, "is not a pointer mgc returned");
     t_expect_abort(die_realloc_interior, NULL, "mgc_realloc: ");
     t_expect_abort(die_tiny_interior, NULL, "interior pointer (tiny block");
+    t_expect_abort(die_realloc_freed, NULL, "mgc_realloc: ");
+    t_expect_abort(die_realloc_freed, NULL, "was freed already (by mgc_free)");
+    t_expect_abort(die_usable_freed, NULL, "was freed already (by mgc_free)");
+    t_expect_abort(die_realloc_collected, NULL, "is not allocated (freed already");
+    t_expect_abort(die_large_freed, NULL, "mgc_usable_size: ");
+    t_expect_abort(die_large_freed, NULL, "is not allocated (freed already?)");
     t_expect_abort(die_bad_type, NULL, "type bad has ptrdata 32 > size 16");
     t_expect_abort(die_bad_type_align, NULL, "must be multiples of 8");
     return 0;

@@ -102,5 +102,7 @@ enum mgc_slot_state { MGC_SLOT_FREE, MGC_SLOT_DEAD, MGC_SLOT_LIVE };
 /* Does slot (of span class spc, not tiny) carry the freed mark? */
 MGC_INTERNAL bool mgc__freed_by_hand(uintptr_t slot, unsigned spc);
 MGC_INTERNAL enum mgc_slot_state mgc__slot_state(const mgc_span *s, uintptr_t idx);
+/* Abort naming p (given to fn), whose slot is in state st (not LIVE). */
+MGC_INTERNAL MGC_COLD MGC_NORETURN void mgc__not_live(const char *fn, uintptr_t p, enum mgc_slot_state st);
 
 #endif /* MGC_FREE_H */
