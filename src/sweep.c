@@ -254,6 +254,8 @@ bool mgc__sweep_done(void) { return atomic_load_explicit(&SW.unswept, memory_ord
 
 uint64_t mgc__sweep_left(void) { return atomic_load_explicit(&SW.unswept, memory_order_relaxed); }
 
+bool mgc__sweep_interrupted(void) { return atomic_load_explicit(&SW.interrupted, memory_order_relaxed); }
+
 /* The background sweeper's run: sweep until nothing is left to claim.
    mgc__sweep_one also says false while a stop has sweeping paused (a
    MemStats snapshot, say), with spans left. Then the restart's kick must

@@ -15,6 +15,7 @@
  */
 #include "internal/heap.h"
 #include "internal/sweep.h"
+#include "internal/threads.h"
 #include "testing.h"
 #include <mgc.h>
 
@@ -99,34 +100,49 @@ static void big_heap(void)
     mgc_set_gc_percent(gogc);
 }
 
-/* A stop that pauses the background sweep near its end must not end it:
-   with fewer than MGC_SWEEP_BG_MIN_SPANS spans left, the restart's usual
+/* A stop that pauses the background sweep must not end it: when fewer
+   than MGC_SWEEP_BG_MIN_SPANS spans are left at the restart, the usual
    kick wakes no one, and the sweeper has to be resumed as interrupted.
    The test makes a stop's part in sweeping by hand, as mgc__gc_stop_world
    and mgc__gc_start_world do (pause; resume, then kick), without stopping
-   the world: nothing else runs here, and the spans left are read while
-   sweeping is paused. A round counts when some are (the sweeper may win
-   the race: up to 400 rounds of about 7 ms). Nothing allocates meanwhile,
-   so nothing else sweeps. */
+   the world, and in an order that needs no luck: pause right after a
+   cycle left ~1600 spans to the sweeper, wait until the sweeper has
+   stopped for it, resume without a kick (it stays asleep), sweep by hand
+   until fewer than the threshold are left, then kick: the sweeper alone
+   must finish them. Nothing allocates meanwhile, so nothing else sweeps.
+   A round where the sweeper finished before the pause proves nothing and
+   is repeated (at most 50). */
 static void interrupted_sweep(void)
 {
     int gogc = mgc_set_gc_percent(1600);
     int caught = 0, round;
-    for (round = 0; round < 400 && caught < 3; round++) {
+    mgc_thread *t = mgc__thread_current();
+    for (round = 0; round < 50 && caught < 3; round++) {
         cycle_with_many_spans();
-        /* Let the sweeper bring it under the wake threshold, then stop it. */
-        uint64_t left;
-        double t0 = t_now();
-        while ((left = mgc__sweep_left()) >= MGC_SWEEP_BG_MIN_SPANS && t_now() - t0 < 10)
-            ;
-        CHECK_MSG(left < MGC_SWEEP_BG_MIN_SPANS, "the background sweep is stuck at %llu spans",
-                  (unsigned long long)left);
         mgc__sweep_pause();
-        left = mgc__sweep_left(); /* sweeping is paused: this stays */
+        double t0 = t_now();
+        while (!mgc__sweep_interrupted() && mgc__sweep_left() > 0 && t_now() - t0 < 10)
+            usleep(100); /* the sweeper, woken for this cycle, finds the pause */
+        CHECK_MSG(mgc__sweep_interrupted() || mgc__sweep_left() == 0,
+                  "the sweeper did not stop for the pause in 10 s (%llu spans left)",
+                  (unsigned long long)mgc__sweep_left());
+        usleep(1000); /* past its re-read of `paused`: asleep now */
         mgc__sweep_resume();
+        uint64_t left;
+        bool more = true;
+        while (more && (left = mgc__sweep_left()) >= MGC_SWEEP_BG_MIN_SPANS / 2) {
+            mgc__cs_enter(t);
+            more = mgc__sweep_one();
+            mgc__cs_exit(t);
+        }
+        if (!more || mgc__sweep_left() == 0 || !mgc__sweep_interrupted()) {
+            /* It finished before the pause, or (a 1 ms window) read
+               `paused` after the resume and went on sweeping. */
+            mgc__sweep_kick();
+            mgc__sweep_finish();
+            continue;
+        }
         mgc__sweep_kick();
-        if (left == 0)
-            continue; /* the sweep ended before the stop: inconclusive */
         caught++;
         t0 = t_now();
         while (!mgc__sweep_done() && t_now() - t0 < 5)
@@ -134,7 +150,7 @@ static void interrupted_sweep(void)
         CHECK_MSG(mgc__sweep_done(), "round %d: a stop left the background sweep with %llu spans for 5 s", round,
                   (unsigned long long)mgc__sweep_left());
     }
-    CHECK_MSG(caught >= 1, "in %d rounds no stop caught the sweep with spans left", round);
+    CHECK_MSG(caught >= 1, "in %d rounds the sweeper never stopped for a pause with spans left", round);
     printf("interrupted_sweep: %d of %d rounds stopped the sweep with spans left; each finished\n", caught, round);
     mgc_set_gc_percent(gogc);
 }

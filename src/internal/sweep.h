@@ -27,6 +27,9 @@ MGC_INTERNAL void mgc__sweep_begin(uint64_t nspans);
 MGC_INTERNAL bool mgc__sweep_done(void);
 /* Spans still to sweep this cycle (a snapshot). */
 MGC_INTERNAL uint64_t mgc__sweep_left(void);
+/* Whether the background sweeper stopped for a pause with spans left and
+   waits for the restart's kick (a snapshot, for tests). */
+MGC_INTERNAL bool mgc__sweep_interrupted(void);
 /* n unswept spans left the heap unswept (an explicit free of a large
    object): the sweep will not meet them. Under their central lock. */
 MGC_INTERNAL void mgc__sweep_forget(uint64_t n);
