@@ -241,8 +241,12 @@ MGC_API void mgc_buf_free(mgc_buf *b);
 
 /* The appends' fast path, inline in the caller as Go's compiler inlines
    append: when the bytes fit, copy them and bump len; anything else (no
-   room, n == 0, a NULL or damaged buffer, NULL bytes) goes to the function
-   of the same name, which grows, checks and aborts. The macros keep the
+   room, n == 0, a NULL buffer or one whose len exceeds its cap, NULL
+   bytes) goes to the function of the same name, which grows, checks and
+   aborts. The function also refuses storage lost with a capacity left
+   (data NULL, cap not 0), which the inline path does not test (two more
+   instructions in every append; such a buffer writes near address 0,
+   which faults). The macros keep the
    functions' names, addresses and exported symbols; (mgc_buf_append)(...)
    calls the function itself. MGC_BUF_NO_INLINE before including mgc.h
    turns them off; C++ and compilers other than GCC and Clang get the

@@ -485,6 +485,8 @@ static void object_at(const char *fn, uintptr_t p, objinfo *o)
     o->type = NULL;
     if (s->large) {
         MGC_CHECK(p == s->base, "%s: %p is an interior pointer (object at %p)", fn, (void *)p, (void *)s->base);
+        if (mgc__large_dead(s))
+            mgc__not_live(fn, p, MGC_SLOT_DEAD);
         o->user = p;
         o->usable = s->elemsize;
         o->type = s->large_type;
@@ -550,15 +552,15 @@ void *mgc_base(const void *ptr)
     if (!s)
         return NULL;
     if (s->large)
-        return (void *)s->base;
+        return mgc__large_dead(s) ? NULL : (void *)s->base;
     uintptr_t idx = mgc__span_index(s, p);
     if (idx >= s->nelems || mgc__slot_state(s, idx) != MGC_SLOT_LIVE)
         return NULL;
     uintptr_t slot = s->base + idx * s->elemsize;
     if (s->kind != MGC_KIND_TINY && mgc__freed_by_hand(slot, s->spanclass))
         return NULL;
-    if (s->kind == MGC_KIND_TYPED && s->elemsize > MGC_TYPED_BITS_MAX)
-        return (void *)(slot + MGC_TYPED_HEADER);
+    if (s->kind == MGC_KIND_TYPED && s->elemsize > MGC_TYPED_BITS_MAX) /* the header is not the object */
+        return p < slot + MGC_TYPED_HEADER ? NULL : (void *)(slot + MGC_TYPED_HEADER);
     return (void *)slot;
 }
 

@@ -77,6 +77,21 @@ static void die_large_freed(void *arg)
     mgc_free(p);
     mgc_usable_size(p);
 }
+/* A large object the last cycle found unreachable, its span not swept yet
+   (a cycle the pacer starts leaves a small heap's sweep to later): no
+   object for mgc_base, and usable_size aborts as free does. */
+static __attribute__((noinline)) uintptr_t drop_large(void) { return t_hide(mgc_alloc_noscan(100000)); }
+static void die_usable_dead_large(void *arg)
+{
+    mgc_collect();
+    int gogc = mgc_set_gc_percent(-1);
+    uintptr_t h = drop_large();
+    t_scrub_stack();
+    mgc_set_gc_percent(0); /* the cycle */
+    mgc_set_gc_percent(gogc);
+    CHECK(mgc_base(t_unhide(h)) == NULL);
+    mgc_usable_size(t_unhide(h));
+}
 static void die_tiny_interior(void *arg) { mgc_usable_size((char *)mgc_alloc_noscan(6) + 1); }
 static void die_bad_type(void *arg)
 {
@@ -130,6 +145,8 @@ int main(void)
     void **t3 = mgc_alloc_typed(&T1K);
     check_object(t3, 1024, 16);
     CHECK(mgc_base((char *)t3 + 500) == t3);
+    CHECK(mgc_base((char *)t3 - 16) == NULL); /* its header is not the object */
+    CHECK(mgc_base((char *)t3 - 1) == NULL);
     void **t4 = mgc_alloc_array(&T1K, 100); /* 100 KiB: large */
     check_object(t4, 102400, 16);
     void *t5 = mgc_alloc_typed(&TNP); /* no pointers: noscan */
@@ -245,6 +262,8 @@ int main(void)
     t_expect_abort(die_realloc_collected, NULL, "is not allocated (freed already");
     t_expect_abort(die_large_freed, NULL, "mgc_usable_size: ");
     t_expect_abort(die_large_freed, NULL, "is not allocated (freed already?)");
+    t_expect_abort(die_usable_dead_large, NULL, "mgc_usable_size: ");
+    t_expect_abort(die_usable_dead_large, NULL, "was found unreachable by the last collection");
     t_expect_abort(die_bad_type, NULL, "type bad has ptrdata 32 > size 16");
     t_expect_abort(die_bad_type_align, NULL, "must be multiples of 8");
     return 0;

@@ -554,6 +554,17 @@ static void d_garbage(void *a)
     b.data = junk;
     mgc_buf_append(&b, "x", 1);
 }
+/* Storage lost (data NULL with a capacity): the functions' line (the
+   inline paths do not test it, mgc.h). */
+static void d_no_data(void *a)
+{
+    mgc_buf b = MGC_BUF_INIT;
+    b.cap = 16;
+    if (a)
+        (mgc_buf_append)(&b, "x", 1);
+    else
+        (mgc_buf_append_byte)(&b, 'x');
+}
 static void d_null_bytes(void *a)
 {
     mgc_buf b = MGC_BUF_INIT;
@@ -645,6 +656,8 @@ static void aborts(void)
     t_expect_abort(d_null_append, NULL, "mgc_buf_append: the buffer is NULL");
     t_expect_abort(d_null_append_byte, NULL, "mgc_buf_append_byte: the buffer is NULL");
     t_expect_abort(d_garbage, "append", "mgc_buf_append: buffer ");
+    t_expect_abort(d_no_data, "append", "is not a valid mgc_buf (data (nil), len 0, cap 16)");
+    t_expect_abort(d_no_data, NULL, "mgc_buf_append_byte: buffer ");
     t_expect_abort(d_free_detached, NULL, "was already freed (double free)");
     t_expect_abort(d_span_size, NULL, "was freed as 32768 noscan bytes, but it is a noscan object of 65536 bytes");
 }

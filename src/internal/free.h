@@ -99,6 +99,17 @@ MGC_INLINE uintptr_t mgc__reuse_pop(mgc_mcache *c, mgc_cache_entry *e, unsigned 
    sweeper has not taken yet), or LIVE. */
 enum mgc_slot_state { MGC_SLOT_FREE, MGC_SLOT_DEAD, MGC_SLOT_LIVE };
 
+/* Is large span s's object dead: found unreachable by the last mark, its
+   span not swept yet (or being swept, to be freed)? Without a lock: a
+   snapshot, exact for a pointer the caller holds (mark bits change only
+   with the world stopped). */
+MGC_INLINE bool mgc__large_dead(const mgc_span *s)
+{
+    uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
+    uint32_t g = atomic_load_explicit(&s->sweepgen, memory_order_acquire);
+    return (g == sg - 2 || g == sg - 1) && !__atomic_load_n(&s->mark_bytes[0], __ATOMIC_RELAXED);
+}
+
 /* Does slot (of span class spc, not tiny) carry the freed mark? */
 MGC_INTERNAL bool mgc__freed_by_hand(uintptr_t slot, unsigned spc);
 MGC_INTERNAL enum mgc_slot_state mgc__slot_state(const mgc_span *s, uintptr_t idx);
