@@ -585,10 +585,11 @@ void *mgc_realloc(void *ptr, size_t size)
             set_length(ptr, &o, asked / o.type->size);
         return ptr;
     }
-    /* A large object grows in place when the pages after it are free. */
-    if (size > o.usable && mgc__grow_in_place(ptr, size, true)) {
+    /* A large object grows in place when the pages after it are free: as
+       many as whole elements take (asked), so the count set fits them. */
+    if (asked > o.usable && mgc__grow_in_place(ptr, asked, true)) {
         if (o.kind == MGC_KIND_TYPED)
-            set_length(ptr, &o, size / o.type->size + (size % o.type->size != 0));
+            set_length(ptr, &o, asked / o.type->size);
         return ptr;
     }
     void *q;

@@ -8,17 +8,28 @@
 static const uint8_t mask_1010[] = {0x05}; /* words 0 and 2 are pointers */
 static const mgc_type T32 = {32, 24, mask_1010, "T32"};
 static const uint8_t mask_big[] = {0xFF, 0xFF};
+static const uint8_t mask_001[] = {0x04};                     /* word 2 */
+static const mgc_type T24 = {24, 24, mask_001, "T24"};        /* 8192 is no multiple */
 static const mgc_type T1K = {1024, 128, mask_big, "T1K"};
 static const mgc_type TNP = {24, 0, NULL, "no pointers"};
 
 /* No span holds any page of [p + from, p + to): the pages are free (or not
    yet mapped, at the top of the heap). */
+/* Whether the pages at p + [from, to) are free for p to grow over: not in
+   use, not held as another span's reserve, or not committed yet. */
 static bool pages_free(const void *p, size_t from, size_t to)
 {
-    for (size_t off = from; off < to; off += 8192)
-        if (mgc__span_of((uintptr_t)p + off))
-            return false;
-    return true;
+    bool ok = true;
+    mgc__lock(&mgc__heap.lock);
+    for (size_t off = from; off < to && ok; off += 8192) {
+        uintptr_t a = (uintptr_t)p + off - mgc__heap.base;
+        if (a >= atomic_load(&mgc__heap.mapped))
+            break;
+        uintptr_t idx = a >> 13;
+        ok = !((mgc__heap.pagebits[idx >> 6] >> (idx & 63)) & 1);
+    }
+    mgc__unlock(&mgc__heap.lock);
+    return ok;
 }
 
 static void check_object(void *p, size_t size, size_t align)
@@ -222,6 +233,27 @@ int main(void)
     free_after = pages_free(ta, tu, 200 * 1024);
     void **ta2 = mgc_realloc(ta, 200 * 1024);
     CHECK(!free_after || ta2 == ta);
+    /* Grown in place to a size that is no whole number of elements: the
+       count is rounded up, and the pages hold the last element too. */
+    mgc_collect();
+    static void *tries[64]; /* a root: holes the array must not take */
+    void **tw = NULL;
+    int ntries = 0;
+    for (; ntries < 64; ntries++) { /* one with free pages after it */
+        tw = mgc_alloc_array(&T24, 1400); /* 33600 bytes: 5 pages */
+        if (pages_free(tw, mgc_usable_size(tw), 8 * 8192))
+            break;
+        tries[ntries] = tw;
+    }
+    CHECK(ntries < 64);
+    void **tw2 = mgc_realloc(tw, 7 * 8192); /* 2389.3 elements: 2390, 57360 bytes */
+    CHECK(tw2 == tw);
+    CHECK_MSG(mgc_usable_size(tw2) >= 2390 * 24, "usable %zu", mgc_usable_size(tw2));
+    mgc_free_sized(tw2, 2390 * 24, 0); /* type size x count */
+    for (int i = 0; i < ntries; i++) {
+        mgc_free(tries[i]);
+        tries[i] = NULL;
+    }
     uintptr_t hidden = t_hide(mgc_alloc(48));
     ta2[199 * 128] = t_unhide(hidden); /* word 0 of element 199: a pointer */
     hidden = 0;
