@@ -76,6 +76,9 @@ static MGC_NOINLINE void cycle(bool forced)
     atomic_fetch_add_explicit(&mgc__gc.cycles_started, 1, memory_order_relaxed);
     c.num = mgc__stats.num_gc + 1;
     c.heap0 = atomic_load_explicit(&mgc__pacer.heap_live, memory_order_relaxed);
+    /* This cycle's goal, as Go's gctrace prints (work.heapGoal), not the
+       next one mark termination sets. */
+    c.goal = atomic_load_explicit(&mgc__pacer.goal, memory_order_relaxed);
     c.t_start = mgc__os_nanotime();
 
     /* 2. Stop the world; bring every cached span home. */
@@ -110,7 +113,6 @@ static MGC_NOINLINE void cycle(bool forced)
     mgc__heap_read_stats(&sys, &inuse, &nspans);
     atomic_fetch_add_explicit(&mgc__gc.sweepgen, 2, memory_order_release);
     mgc__pacer_commit(res.marked_bytes, res.scanned_bytes, res.stack_bytes, res.global_bytes);
-    c.goal = atomic_load_explicit(&mgc__pacer.goal, memory_order_relaxed);
     mgc__sweep_begin(nspans);
     c.t_end = mgc__gc_start_world();
     c.pause_ns = c.t_end - c.t_start;
