@@ -19,7 +19,9 @@ mgc_options mgc__opts MGC_STATE;
 
 bool mgc__parse_int(const char *s, int lo, int hi, int *out)
 {
-    if (!s || !*s)
+    /* Go's strconv.Atoi: an optional sign, then digits; strtol would also
+       skip leading white space, which Go rejects. */
+    if (!s || !*s || !(*s == '+' || *s == '-' || (*s >= '0' && *s <= '9')))
         return false;
     char *end;
     errno = 0;

@@ -52,6 +52,10 @@ int main(int argc, char **argv)
     CHECK(mgc__parse_gogc("0", &v) && v == 0);
     CHECK(!mgc__parse_gogc("abc", &v) && !mgc__parse_gogc("10x", &v) && !mgc__parse_gogc("", &v));
     CHECK(!mgc__parse_gogc("99999999999999999999", &v));
+    /* As Go's Atoi: a sign is fine, white space anywhere is not. */
+    CHECK(mgc__parse_gogc("+50", &v) && v == 50);
+    CHECK(!mgc__parse_gogc(" 50", &v) && !mgc__parse_gogc("\t50", &v) && !mgc__parse_gogc("50 ", &v));
+    CHECK(!mgc__parse_gogc("+ 50", &v) && !mgc__parse_gogc("- 5", &v));
     CHECK(mgc__parse_memlimit("123", &l) && l == 123);
     CHECK(mgc__parse_memlimit("123B", &l) && l == 123);
     CHECK(mgc__parse_memlimit("2KiB", &l) && l == 2048);
@@ -64,6 +68,7 @@ int main(int argc, char **argv)
     CHECK(!mgc__parse_memlimit("9999999TiB", &l) && !mgc__parse_memlimit("99999999999999999999", &l));
     CHECK(mgc__parse_int("7", 1, 10, &v) && v == 7);
     CHECK(!mgc__parse_int("0", 1, 10, &v) && !mgc__parse_int("11", 1, 10, &v) && !mgc__parse_int("", 1, 10, &v));
+    CHECK(!mgc__parse_int(" 1", 1, 10, &v) && !mgc__parse_int("\n1", 1, 10, &v)); /* GOMAXPROCS=" 1" */
 
     /* Whole-program behaviour. The heap goal with nothing marked is the
        minimum heap, 4 MiB x GOGC/100. */
