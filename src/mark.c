@@ -64,7 +64,7 @@ typedef struct marker {
     work *stk; /* local stack, LOCAL_CAP entries; this worker only */
     size_t n;
     uint64_t marked_bytes, noscan_bytes, stack_bytes, global_bytes, cpu_ns;
-    uint32_t gen_seen; /* helpers: the start_gen they last ran */
+    uint32_t gen_seen; /* helpers: the start word they last acted on */
 } marker;
 
 static struct {
@@ -73,7 +73,7 @@ static struct {
     workbuf *full, *freebufs;
     int nidle; /* marking is over when it reaches nworkers: no one leaves idle then */
     _Atomic int idle_hint; /* mirror of nidle, read without the lock */
-    /* One mark's set-up: written by the collector before it bumps start_gen
+    /* One mark's set-up: written by the collector before it bumps start
        (release), read by helpers after their acquire load of it. */
     int nworkers; /* workers this mark, the collector included */
     bool wide;    /* the root filter's wide vectors may run (arch.h) */
@@ -81,9 +81,15 @@ static struct {
     size_t nroots;
     int mode;
     _Atomic size_t next_root; /* roots handed out; relaxed fetch-add */
-    /* Helper threads: started once (gc lock), woken per mark by start_gen. */
+    /* Helper threads: started once (gc lock), woken per mark by `start`:
+       the mark's number above START_NBITS, its worker count below, in one
+       word, so a helper reads the two together. Read apart, a helper that
+       took mark g's number and then, late, mark g+1's count joined g+1
+       under g's number, and ran g+1 again after it ended: it waited in
+       get_work for ever holding W.mu, and the world stayed stopped.
+       Written only by the collector (gc lock), with release. */
     int nhelpers;
-    _Atomic uint32_t start_gen;
+    _Atomic uint32_t start;
     _Atomic uint32_t finished;
     marker *markers[MGC_MAX_PROCS];
 } W MGC_STATE = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -463,16 +469,19 @@ static marker *marker_new(void)
     return m;
 }
 
+#define START_NBITS 9 /* a worker count up to MGC_MAX_PROCS */
+_Static_assert(MGC_MAX_PROCS < (1 << START_NBITS), "the worker count fits below the mark number");
+
 static void *helper_main(void *arg)
 {
     int id = (int)(intptr_t)arg;
     uint32_t seen = W.markers[id]->gen_seen;
     for (;;) {
-        uint32_t g;
-        while ((g = atomic_load_explicit(&W.start_gen, memory_order_acquire)) == seen)
-            mgc__os_futex_wait(&W.start_gen, seen, 0);
-        seen = g;
-        if (id < W.nworkers) {
+        uint32_t w;
+        while ((w = atomic_load_explicit(&W.start, memory_order_acquire)) == seen)
+            mgc__os_futex_wait(&W.start, seen, 0);
+        seen = w;
+        if (id < (int)(w & ((1u << START_NBITS) - 1))) {
             run_worker(W.markers[id], W.mode);
             atomic_fetch_add_explicit(&W.finished, 1, memory_order_release);
             mgc__os_futex_wake(&W.finished, 1);
@@ -492,7 +501,7 @@ void mgc__mark_prepare(int n)
         int id = W.nhelpers + 1;
         if (!W.markers[id])
             W.markers[id] = marker_new();
-        W.markers[id]->gen_seen = atomic_load_explicit(&W.start_gen, memory_order_relaxed);
+        W.markers[id]->gen_seen = atomic_load_explicit(&W.start, memory_order_relaxed);
         pthread_t pt;
         if (mgc__thread_spawn_internal(&pt, helper_main, (void *)(intptr_t)id) != 0)
             break; /* run with the workers we have */
@@ -518,9 +527,12 @@ static void run(const mgc_root *roots, size_t nroots, int nworkers, int mode, mg
     }
     atomic_store_explicit(&W.finished, 0, memory_order_relaxed);
     if (nworkers > 1) {
-        /* release: the set-up above happens-before the helpers' work. */
-        atomic_fetch_add_explicit(&W.start_gen, 1, memory_order_release);
-        mgc__os_futex_wake(&W.start_gen, INT32_MAX);
+        /* release: the set-up above happens-before the helpers' work. The
+           mark number wraps harmlessly: a helper only compares for change. */
+        uint32_t old = atomic_load_explicit(&W.start, memory_order_relaxed);
+        uint32_t w = ((old >> START_NBITS) + 1) << START_NBITS | (uint32_t)nworkers;
+        atomic_store_explicit(&W.start, w, memory_order_release);
+        mgc__os_futex_wake(&W.start, INT32_MAX);
     }
     run_worker(W.markers[0], W.mode);
     uint32_t f;
