@@ -14,7 +14,12 @@
  *   - A thread is on the registry list iff mgc__self is set in it; it is
  *     inserted after mgc__self is set (so its handler can always find it)
  *     and removed under the registry lock (so a stop never signals a thread
- *     that is gone).
+ *     that is gone). One exception: a thread that exits still attached,
+ *     attached again by a pthread key destructor after mgc's own ran in
+ *     glibc's last round. Its robust `alive` mutex tells: a stop takes such
+ *     records off the list before it signals anyone, and while it waits
+ *     for acknowledgements (the exit may race with the stop); their caches
+ *     are flushed and records freed once the world is stopped.
  *   - The collector holds the registry lock from stop to start: the set of
  *     threads cannot change while the world is stopped.
  *   - Per stop epoch a thread acknowledges at most once (stopped_epoch).
@@ -120,6 +125,34 @@ MGC_NOINLINE void mgc__thread_stop_deferred(mgc_thread *t)
     __asm__ __volatile__("" ::: "memory");
 }
 
+/* Has t exited (still registered)? Then its record leaves the list, onto
+   *dead. Registry lock held. */
+static bool reap_if_exited(mgc_thread *t, mgc_thread **dead)
+{
+    if (pthread_mutex_trylock(&t->alive) != EOWNERDEAD)
+        return false; /* EBUSY: it lives */
+    pthread_mutex_consistent(&t->alive);
+    pthread_mutex_unlock(&t->alive);
+    pthread_mutex_destroy(&t->alive);
+    MGC_DLIST_REMOVE(reg.list, t);
+    reg.count--;
+    t->next = *dead;
+    *dead = t;
+    return true;
+}
+
+/* World stopped: the exited threads' caches go back (as fork's child does
+   for threads that are gone), their records are freed. */
+static void free_reaped(mgc_thread *dead)
+{
+    while (dead) {
+        mgc_thread *next = dead->next;
+        mgc__cache_flush(&dead->cache);
+        mgc__meta_free(dead, sizeof *dead, MGC_META_MCACHE);
+        dead = next;
+    }
+}
+
 void mgc__stw_stop(void)
 {
     mgc_thread *self = mgc__self;
@@ -128,8 +161,10 @@ void mgc__stw_stop(void)
     uint32_t e = atomic_fetch_add_explicit(&reg.epoch, 1, memory_order_acq_rel) + 1;
     MGC_CHECK(e & 1, "stop-the-world epoch %u is even", e);
     uint32_t n = 0;
-    for (mgc_thread *t = reg.list; t; t = t->next) {
-        if (t == self)
+    mgc_thread *dead = NULL;
+    for (mgc_thread *t = reg.list, *next; t; t = next) {
+        next = t->next;
+        if (t == self || reap_if_exited(t, &dead))
             continue;
         int err = pthread_kill(t->pthread, MGC_SIG_SUSPEND);
         MGC_CHECK(err == 0, "cannot signal attached thread %d to stop: %s (exited without detaching?)",
@@ -147,9 +182,14 @@ void mgc__stw_stop(void)
         /* A thread that has not answered in 100 ms gets the signal again
            (it may have had it blocked); after 2 s we say so, once. */
         next_resend = now + 100000000u;
-        for (mgc_thread *t = reg.list; t; t = t->next) {
+        for (mgc_thread *t = reg.list, *next; t; t = next) {
+            next = t->next;
             if (t == self || atomic_load_explicit(&t->stopped_epoch, memory_order_relaxed) == e)
                 continue;
+            if (reap_if_exited(t, &dead)) { /* exited since it was signalled */
+                n--;
+                continue;
+            }
             pthread_kill(t->pthread, MGC_SIG_SUSPEND);
             if (!warned && now - t0 > 2000000000u) {
                 mgc__warn("thread %d has not stopped for a collection after 2 s "
@@ -158,6 +198,7 @@ void mgc__stw_stop(void)
             }
         }
     }
+    free_reaped(dead);
 }
 
 void mgc__stw_start(void)
@@ -203,6 +244,19 @@ static int tls_cb(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
+/* t's robust mutex, held by the calling thread (t's owner) until detach
+   or exit. */
+static void alive_init(mgc_thread *t)
+{
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+    int err = pthread_mutex_init(&t->alive, &ma);
+    pthread_mutexattr_destroy(&ma);
+    MGC_CHECK(err == 0 && pthread_mutex_lock(&t->alive) == 0, "cannot set up thread %d's liveness mutex",
+              t->tid);
+}
+
 static mgc_thread *attach_self(void)
 {
     mgc_thread *t = mgc__meta_alloc(sizeof *t, MGC_META_MCACHE);
@@ -222,6 +276,7 @@ static mgc_thread *attach_self(void)
     /* Static TLS blocks of every module loaded now: __thread variables can
        hold heap pointers too. */
     dl_iterate_phdr(tls_cb, t);
+    alive_init(t);
     pthread_setspecific(reg.key, t);
     mgc__self = t;
     mgc__lock(&reg.lock);
@@ -259,6 +314,8 @@ static void detach(mgc_thread *t)
     mgc__unlock(&reg.lock);
     mgc__self = NULL;
     pthread_setspecific(reg.key, NULL);
+    pthread_mutex_unlock(&t->alive);
+    pthread_mutex_destroy(&t->alive);
     mgc__meta_free(t, sizeof *t, MGC_META_MCACHE);
 }
 
@@ -384,6 +441,9 @@ void mgc__threads_fork_child(void)
     if (self) {
         self->next = self->prev = NULL;
         self->tid = mgc__os_gettid();
+        /* Locked under the parent thread's tid, and off this thread's robust
+           list (glibc's fork resets it): a new one, held by this thread. */
+        alive_init(self);
     }
     start_rec *r = reg.starting;
     while (r) {

@@ -54,6 +54,13 @@ typedef struct mgc_thread {
     uintptr_t tls_lo[MGC_MAX_TLS_RANGES], tls_hi[MGC_MAX_TLS_RANGES]; /* immutable */
     int ntls;
 
+    /* Robust, held by the owner from attach to detach: a lock attempt gets
+       EOWNERDEAD once the thread has exited still registered (a pthread key
+       destructor that ran after mgc's, in glibc's last round, allocated
+       and so attached it again). Tried by a collector under the registry
+       lock; see threads.c. */
+    pthread_mutex_t alive;
+
     struct mgc_thread *next, *prev; /* registry lock */
 } mgc_thread;
 
