@@ -58,64 +58,90 @@ uint64_t mgc__gc_start_world(void)
     return t;
 }
 
-static MGC_NOINLINE void cycle(bool forced)
-{
-    mgc_thread *self = mgc__self;
-    mgc_cycle c;
-    memset(&c, 0, sizeof c);
-    c.forced = forced;
-    c.stwprocs = mgc__opts.gomaxprocs;
-    int nworkers = mgc__gc_workers_for(mgc__pacer_scan_work());
+typedef struct cycle_ctx {
+    mgc_cycle *c;
+    mgc_thread *self;
+    int nworkers;
+    uintptr_t sp; /* cycle()'s stack pointer: the program's frames are above */
+} cycle_ctx;
 
-    /* 1. Sweep termination, world running: pay off the last cycle's sweep,
-       and do everything that may take a lock a stopped thread could hold. */
-    mgc__sweep_finish();
+/* Steps 2 to 4, with the loader's lock held (mgc__roots_with_loader_held):
+   the data segments found here stay mapped, and no library joins them,
+   until the world runs again. Without it a dlclose (on any thread, even
+   one mgc never stops) between the walk and the stop left an unmapped
+   range among the roots, and the marker faulted on it. */
+static void stop_mark_start(void *arg)
+{
+    cycle_ctx *x = arg;
+    mgc_cycle *c = x->c;
     mgc__roots_refresh_segments();
-    mgc__mark_prepare(nworkers);
-    mgc__sweep_prepare();
     atomic_fetch_add_explicit(&mgc__gc.cycles_started, 1, memory_order_relaxed);
-    c.num = mgc__stats.num_gc + 1;
-    c.heap0 = atomic_load_explicit(&mgc__pacer.heap_live, memory_order_relaxed);
+    c->num = mgc__stats.num_gc + 1;
+    c->heap0 = atomic_load_explicit(&mgc__pacer.heap_live, memory_order_relaxed);
     /* This cycle's goal, as Go's gctrace prints (work.heapGoal), not the
        next one mark termination sets. */
-    c.goal = atomic_load_explicit(&mgc__pacer.goal, memory_order_relaxed);
-    c.t_start = mgc__os_nanotime();
+    c->goal = atomic_load_explicit(&mgc__pacer.goal, memory_order_relaxed);
+    c->t_start = mgc__os_nanotime();
 
     /* 2. Stop the world; bring every cached span home. */
     mgc__gc_stop_world();
-    __builtin_unwind_init(); /* our own registers onto our stack, for the scan */
-    mgc__thread_save_self(self, MGC_ARCH_SP());
+    /* Our stack is scanned from cycle()'s frame up, not from here: the
+       loader's frames in between hold no pointer of the program's, only
+       stale words that would keep garbage alive. */
+    mgc__thread_save_self(x->self, x->sp);
     MGC_FOR_EACH_THREAD(t) mgc__cache_flush(&t->cache);
     MGC_CHECK(mgc__sweep_done(), "a cycle started before the previous sweep finished");
-    c.t_mark = mgc__os_nanotime();
+    c->t_mark = mgc__os_nanotime();
 
     /* 3. Mark. */
     atomic_store_explicit(&mgc__gc.phase, MGC_PHASE_MARK, memory_order_relaxed);
     mgc_root *roots;
     size_t nroots = mgc__roots_collect(&roots);
     mgc_mark_result res;
-    mgc__mark(roots, nroots, nworkers, &res);
+    mgc__mark(roots, nroots, x->nworkers, &res);
     if (mgc__test_after_mark)
         mgc__test_after_mark();
     if (mgc__opts.gccheckmark)
         mgc__mark_check(roots, nroots);
-    c.t_markterm = mgc__os_nanotime();
+    c->t_markterm = mgc__os_nanotime();
 
     /* 4. Mark termination: every span becomes unswept; set the next goal. */
     atomic_store_explicit(&mgc__gc.phase, MGC_PHASE_OFF, memory_order_relaxed);
-    c.heap1 = atomic_load_explicit(&mgc__pacer.heap_live, memory_order_relaxed);
-    c.heap2 = res.marked_bytes;
-    c.stack_bytes = res.stack_bytes;
-    c.global_bytes = res.global_bytes;
-    c.mark_cpu_ns = res.cpu_ns;
-    c.nworkers = res.nworkers;
+    c->heap1 = atomic_load_explicit(&mgc__pacer.heap_live, memory_order_relaxed);
+    c->heap2 = res.marked_bytes;
+    c->stack_bytes = res.stack_bytes;
+    c->global_bytes = res.global_bytes;
+    c->mark_cpu_ns = res.cpu_ns;
+    c->nworkers = res.nworkers;
     uint64_t sys, inuse, nspans;
     mgc__heap_read_stats(&sys, &inuse, &nspans);
     atomic_fetch_add_explicit(&mgc__gc.sweepgen, 2, memory_order_release);
     mgc__pacer_commit(res.marked_bytes, res.scanned_bytes, res.stack_bytes, res.global_bytes);
     mgc__sweep_begin(nspans);
-    c.t_end = mgc__gc_start_world();
-    c.pause_ns = c.t_end - c.t_start;
+    c->t_end = mgc__gc_start_world();
+    c->pause_ns = c->t_end - c->t_start;
+}
+
+static MGC_NOINLINE void cycle(bool forced)
+{
+    mgc_cycle c;
+    memset(&c, 0, sizeof c);
+    c.forced = forced;
+    c.stwprocs = mgc__opts.gomaxprocs;
+    cycle_ctx x = {&c, mgc__self, mgc__gc_workers_for(mgc__pacer_scan_work()), 0};
+
+    /* 1. Sweep termination, world running: pay off the last cycle's sweep,
+       and do everything that may take a lock a stopped thread could hold
+       (helper threads are started here, before the loader's lock). */
+    mgc__sweep_finish();
+    mgc__mark_prepare(x.nworkers);
+    mgc__sweep_prepare();
+
+    /* 2-4. The program's registers onto this frame first, for the scan of
+       our own stack. */
+    __builtin_unwind_init();
+    x.sp = MGC_ARCH_SP();
+    mgc__roots_with_loader_held(stop_mark_start, &x);
 
     /* 5. Sweeping runs from here, lazily and in the background. */
     mgc__stats_cycle(&c);

@@ -5,7 +5,10 @@
  *
  * The data segments are cached: dl_iterate_phdr (which takes the loader's
  * lock) runs again only when the loader's load or unload count has changed
- * since the last walk (mgc__roots_refresh_segments, world running).
+ * since the last walk (mgc__roots_refresh_segments, world running). A cycle
+ * walks and marks inside one hold of that lock
+ * (mgc__roots_with_loader_held), so the list stays true until the world
+ * runs again.
  *
  * What is left out: mgc's own state (the "mgc_state" section: central lists,
  * heap tables, registry), which holds metadata addresses and would only slow
@@ -122,6 +125,35 @@ void mgc__roots_refresh_segments(void)
     dl_iterate_phdr(seg_cb, NULL);
     R.seg_adds = c[0];
     R.seg_subs = c[1];
+}
+
+typedef struct held {
+    void (*fn)(void *);
+    void *arg;
+    bool ran;
+} held;
+
+/* Called for the first object with the loader's lock held: run fn there
+   (refresh_segments inside it walks again; glibc's lock is recursive),
+   then stop the walk. */
+static int held_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)info;
+    (void)size;
+    held *h = data;
+    if (!h->ran) {
+        h->ran = true;
+        h->fn(h->arg);
+    }
+    return 1;
+}
+
+void mgc__roots_with_loader_held(void (*fn)(void *), void *arg)
+{
+    held h = {fn, arg, false};
+    dl_iterate_phdr(held_cb, &h);
+    if (!h.ran) /* no object at all: nothing to hold */
+        fn(arg);
 }
 
 static void job(uintptr_t lo, uintptr_t hi, enum mgc_root_kind kind)

@@ -10,7 +10,8 @@
  *     (yet) registered are never stopped and may hold any lock.
  *   - With the world stopped the collector never calls malloc, stdio,
  *     pthread_create or dl_iterate_phdr: a stopped thread may hold their
- *     locks.
+ *     locks. A cycle stops the world holding the loader's lock (roots.c),
+ *     taken before anyone is stopped, so no stopped thread holds that one.
  *   - A thread is on the registry list iff mgc__self is set in it; it is
  *     inserted after mgc__self is set (so its handler can always find it)
  *     and removed under the registry lock (so a stop never signals a thread
