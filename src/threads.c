@@ -61,10 +61,19 @@ __thread mgc_thread *mgc__self __attribute__((tls_model("initial-exec")));
 
 /* Acknowledge the stop of epoch e and sleep until it ends. sp is the lowest
    stack address that may hold the program's data. */
-static void stop_self(mgc_thread *t, uint32_t e, uintptr_t sp)
+static void stop_self(mgc_thread *t, uint32_t seen, uint32_t e, uintptr_t sp)
 {
+    /* Claim epoch e's acknowledgement, once: the caller saw stopped_epoch
+       == seen. The handler, run for a re-sent signal between
+       mgc__thread_stop_deferred's check and here, may have claimed it, and
+       stopped and resumed already; a second acknowledgement would count
+       toward a later stop, which this thread would not wait for. Relaxed:
+       only this thread writes the field; the CAS orders it against its own
+       signal handler. */
+    if (!atomic_compare_exchange_strong_explicit(&t->stopped_epoch, &seen, e, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        return;
     t->stop_sp = sp;
-    atomic_store_explicit(&t->stopped_epoch, e, memory_order_relaxed);
     /* release: stop_sp, regs and every write the thread made to its cache
        and the heap happen-before the collector's acquire of acks. */
     atomic_fetch_add_explicit(&reg.acks, 1, memory_order_release);
@@ -81,7 +90,11 @@ static void suspend_handler(int sig, siginfo_t *si, void *uc)
     int saved_errno = errno;
     mgc_thread *t = mgc__self;
     uint32_t e = atomic_load_explicit(&reg.epoch, memory_order_acquire);
-    if (t && (e & 1) && atomic_load_explicit(&t->stopped_epoch, memory_order_relaxed) != e) {
+    uint32_t seen = t ? atomic_load_explicit(&t->stopped_epoch, memory_order_relaxed) : 0;
+    /* listed: a signal re-sent by an earlier stop can arrive after the
+       thread left the registry (detach), during a stop that does not count
+       it: no acknowledgement then. */
+    if (t && (e & 1) && seen != e && atomic_load_explicit(&t->listed, memory_order_relaxed)) {
         if (atomic_load_explicit(&t->in_cs, memory_order_relaxed)) {
             /* Mid-allocation: finish it, stop at mgc__cs_exit. */
             atomic_store_explicit(&t->suspend_pending, 1, memory_order_relaxed);
@@ -102,7 +115,7 @@ static void suspend_handler(int sig, siginfo_t *si, void *uc)
                     t->alt_hi = (uintptr_t)ss.ss_sp + ss.ss_size;
                 }
             }
-            stop_self(t, e, sp);
+            stop_self(t, seen, e, sp);
         }
     }
     errno = saved_errno;
@@ -112,13 +125,14 @@ MGC_NOINLINE void mgc__thread_stop_deferred(mgc_thread *t)
 {
     atomic_store_explicit(&t->suspend_pending, 0, memory_order_relaxed);
     uint32_t e = atomic_load_explicit(&reg.epoch, memory_order_acquire);
-    if (!(e & 1) || atomic_load_explicit(&t->stopped_epoch, memory_order_relaxed) == e)
+    uint32_t seen = atomic_load_explicit(&t->stopped_epoch, memory_order_relaxed);
+    if (!(e & 1) || seen == e)
         return;
     /* Spill callee-saved registers into this frame so the stack scan from
        here up sees every value the program holds. */
     __builtin_unwind_init();
     t->nregs = 0;
-    stop_self(t, e, MGC_ARCH_SP());
+    stop_self(t, seen, e, MGC_ARCH_SP());
     /* Not a tail call: a sibling call would pop the spill before stop_self
        sleeps, leaving callers' values only in registers nobody scans (seen
        under ASan, where stop_self is not inlined: a new thread's argument,
@@ -136,6 +150,7 @@ static bool reap_if_exited(mgc_thread *t, mgc_thread **dead)
     pthread_mutex_unlock(&t->alive);
     pthread_mutex_destroy(&t->alive);
     MGC_DLIST_REMOVE(reg.list, t);
+    atomic_store_explicit(&t->listed, 0, memory_order_relaxed);
     reg.count--;
     t->next = *dead;
     *dead = t;
@@ -282,6 +297,7 @@ static mgc_thread *attach_self(void)
     mgc__self = t;
     mgc__lock(&reg.lock);
     MGC_DLIST_PUSH(reg.list, t);
+    atomic_store_explicit(&t->listed, 1, memory_order_relaxed);
     reg.count++;
     mgc__unlock(&reg.lock);
     return t;
@@ -311,6 +327,7 @@ static void detach(mgc_thread *t)
        it stops this thread like any other. */
     mgc__lock(&reg.lock);
     MGC_DLIST_REMOVE(reg.list, t);
+    atomic_store_explicit(&t->listed, 0, memory_order_relaxed);
     reg.count--;
     mgc__unlock(&reg.lock);
     mgc__self = NULL;

@@ -49,7 +49,11 @@ typedef struct mgc_thread {
     /* When stopped on an alternate signal stack (mgc__thread_stack_unknown): its range,
        from sigaltstack. Same protocol as stop_sp. */
     uintptr_t alt_lo, alt_hi;
-    _Atomic uint32_t stopped_epoch; /* epoch of its last acknowledged stop */
+    _Atomic uint32_t stopped_epoch; /* epoch of its last acknowledged stop; owner, CAS (threads.c) */
+    /* On the registry list: set and cleared under the registry lock, read
+       by the owner's signal handler (relaxed: the handler runs on the
+       owner, after the owner's own stores). */
+    _Atomic uint8_t listed;
 
     uintptr_t tls_lo[MGC_MAX_TLS_RANGES], tls_hi[MGC_MAX_TLS_RANGES]; /* immutable */
     int ntls;
