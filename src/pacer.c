@@ -15,6 +15,16 @@ mgc_pacer mgc__pacer MGC_STATE;
 
 #define HEAP_MIN (4 * MGC_MiB)
 
+/* x * pct / 100, saturating: a large GOGC over a large heap must not wrap
+   to a small goal (continuous collection); past 2^64 it means never. */
+static uint64_t percent_of(uint64_t x, int pct)
+{
+    uint64_t p;
+    if (__builtin_mul_overflow(x, (uint64_t)pct, &p))
+        return UINT64_MAX;
+    return p / 100;
+}
+
 static void set_goal(uint64_t marked, uint64_t stacks, uint64_t globals)
 {
     int pct = atomic_load_explicit(&mgc__pacer.gc_percent, memory_order_relaxed);
@@ -22,8 +32,9 @@ static void set_goal(uint64_t marked, uint64_t stacks, uint64_t globals)
     if (pct < 0) {
         goal = trigger = UINT64_MAX;
     } else {
-        goal = marked + (marked + stacks + globals) * (uint64_t)pct / 100;
-        uint64_t min = HEAP_MIN * (uint64_t)pct / 100;
+        uint64_t extra = percent_of(marked + stacks + globals, pct);
+        goal = extra > UINT64_MAX - marked ? UINT64_MAX : marked + extra;
+        uint64_t min = percent_of(HEAP_MIN, pct);
         if (goal < min)
             goal = min;
         /* The world is stopped for marking: nothing to run ahead of. */

@@ -2,7 +2,9 @@
    GOGC/100, at least 4 MiB x GOGC/100; cycles start when the heap reaches
    the goal; mgc_set_gc_percent changes it at once; off means no automatic
    cycles. */
+#include "internal/pacer.h"
 #include "testing.h"
+#include <limits.h>
 #include <mgc.h>
 
 #define LIVE (16 << 20)
@@ -68,6 +70,20 @@ int main(void)
     mgc_read_memstats(&m);
     CHECK_EQ(m.num_gc, before + 1);
     CHECK_EQ(mgc_set_gc_percent(100), -1);
+    mgc_read_memstats(&m);
+    CHECK_EQ(m.next_gc, expected_goal(&m, 100));
+
+    /* A large GOGC over a large marked heap saturates, never wraps to a
+       small goal (16 GiB x 2^31 passes 2^64). The pacer is fed the figures
+       of such a cycle directly, then a real one puts it right. */
+    CHECK_EQ(mgc_set_gc_percent(INT_MAX), 100);
+    mgc__pacer_commit((uint64_t)16 << 30, (uint64_t)16 << 30, 0, 0);
+    CHECK_MSG(atomic_load(&mgc__pacer.goal) == UINT64_MAX, "goal %llu for 16 GiB marked at GOGC=%d",
+              (unsigned long long)atomic_load(&mgc__pacer.goal), INT_MAX);
+    mgc__pacer_commit((uint64_t)1 << 30, (uint64_t)1 << 30, 0, 0);
+    CHECK_EQ(atomic_load(&mgc__pacer.goal), ((uint64_t)1 << 30) + ((uint64_t)1 << 30) * INT_MAX / 100);
+    CHECK_EQ(mgc_set_gc_percent(100), INT_MAX);
+    mgc_collect();
     mgc_read_memstats(&m);
     CHECK_EQ(m.next_gc, expected_goal(&m, 100));
     return 0;
