@@ -142,9 +142,13 @@ MGC_API void mgc_free_sized(void *p, size_t size, int noscan);
    GCC and Clang); mgc_scope_end ends it early (it can then be used again).
    Scopes nest: each frees only what was allocated through it.
    The caller's responsibility: an object still referenced from outside the
-   scope when it ends must have been kept, or the reference dangles. Until
-   the scope ends, the scope itself keeps its objects alive. A scope belongs
-   to one thread. */
+   scope when it ends must have been kept, or the reference dangles; an
+   object allocated through a scope is the scope's to free, so mgc_free or
+   mgc_realloc it only after mgc_scope_keep (else the scope frees it again,
+   or whatever has taken its place). Until the scope ends, the scope itself
+   keeps its objects alive, if it lives where the collector looks (a local,
+   as MGC_SCOPE's is, a global, or mgc heap memory). A scope belongs to one
+   thread and is not copied (its list may point into itself). */
 #define MGC_SCOPE_INLINE 16
 typedef struct mgc_scope {
     void **items; /* inline_items, or a larger array from mgc_alloc */
@@ -430,6 +434,8 @@ MGC_API int mgc_set_gc_percent(int percent);
 
 /* Scan [start, end) conservatively in every collection until removed. */
 MGC_API void mgc_add_roots(void *start, void *end);
+/* Stop scanning every registered range that lies within [start, end)
+   (a range added twice goes at once, as in the Boehm GC). */
 MGC_API void mgc_remove_roots(void *start, void *end);
 
 /* ---- Write barrier ----------------------------------------------------- */
