@@ -100,7 +100,7 @@ MGC_API void *mgc_alloc_array(const mgc_type *t, size_t n) MGC_MALLOC;     /* pr
    (its size class; for a large object its number of pages), or when a
    large object can grow over free pages after it; otherwise it moves and
    the old one is freed (mgc_free), as realloc's contract says the old
-   pointer is dead. realloc(NULL, n) is alloc(n); realloc(p, 0) returns a
+   pointer is dead. Either way the bytes past the new size read zero. realloc(NULL, n) is alloc(n); realloc(p, 0) returns a
    fresh minimal object of p's kind. */
 MGC_API void *mgc_realloc(void *p, size_t size) MGC_ALLOC_SIZE(2) __attribute__((warn_unused_result));
 MGC_API char *mgc_strdup(const char *s) MGC_MALLOC;                        /* noscan */

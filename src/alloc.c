@@ -583,6 +583,11 @@ void *mgc_realloc(void *ptr, size_t size)
     if (size && mgc__size_fits_span(o.s, asked) && (o.s->kind != MGC_KIND_TINY || size <= o.usable)) {
         if (o.kind == MGC_KIND_TYPED)
             set_length(ptr, &o, asked / o.type->size);
+        /* The bytes past the new size read zero, as in a fresh object: a
+           later growth in place finds no old data there, and a
+           conservative scan no stale pointer. Tiny blocks are shared. */
+        if (asked < o.usable && o.s->kind != MGC_KIND_TINY)
+            memset((char *)ptr + asked, 0, o.usable - asked);
         return ptr;
     }
     /* A large object grows in place when the pages after it are free: as

@@ -195,6 +195,12 @@ int main(void)
     memcpy(same, "kept", 5);
     CHECK(mgc_realloc(same, 105) == same);
     CHECK(mgc_realloc(same, 112) == same);
+    char *shrunk = mgc_alloc(1000); /* class 1024 */
+    memset(shrunk, 0xAA, 1000);
+    CHECK(mgc_realloc(shrunk, 900) == shrunk); /* still 1024 */
+    CHECK(mgc_realloc(shrunk, 1000) == shrunk);
+    t_check_zero(shrunk + 900, 124, "the part past a shrink, grown again");
+    CHECK((unsigned char)shrunk[899] == 0xAA);
     char *sized = mgc_alloc(1000);            /* class 1024 */
     CHECK(mgc_realloc(sized, 1020) == sized); /* in place, */
     mgc_free_sized(sized, 1020, 0);           /* and freed with the new size */
