@@ -95,8 +95,9 @@ static enum mgc_sweep_result sweep_span(mgc_span *s, uint32_t sg)
             mgc__heap_free_span(s);
             return MGC_SWEEP_FREED;
         }
-        /* Atomic: mgc_base and object_at read it (mgc__large_dead), retrying
-           while sweepgen is sg-1, as for small spans below. */
+        /* Atomic: mgc_base and object_at read it (mgc__large_dead, through
+           mgc__slot_state), retrying while sweepgen is sg-1, as for small
+           spans below. */
         __atomic_store_n(&s->mark_bytes[0], 0, __ATOMIC_RELAXED);
         /* Allocated before the last cycle and live through it: done
            growing. One allocated since may be a buffer still growing

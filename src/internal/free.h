@@ -18,7 +18,6 @@
 #ifndef MGC_FREE_H
 #define MGC_FREE_H
 
-#include "arch.h"
 #include "base.h"
 #include "cache.h"
 #include "gc.h"
@@ -100,31 +99,17 @@ MGC_INLINE uintptr_t mgc__reuse_pop(mgc_mcache *c, mgc_cache_entry *e, unsigned 
    sweeper has not taken yet), or LIVE. */
 enum mgc_slot_state { MGC_SLOT_FREE, MGC_SLOT_DEAD, MGC_SLOT_LIVE };
 
-/* Is large span s's object dead: found unreachable by the last mark, its
-   span not swept yet? Without a lock, read as a seqlock against a sweep
-   of the span as mgc__slot_state reads a slot (the sweep clears the mark
-   of a live object before it sets sweepgen to sg: a mark read during it
-   means nothing). Exact for a pointer the caller holds: mark bits change
-   only with the world stopped. */
-MGC_INLINE bool mgc__large_dead(const mgc_span *s)
-{
-    for (;;) {
-        uint32_t g = atomic_load_explicit(&s->sweepgen, memory_order_acquire);
-        uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
-        if (g == sg - 1) {
-            mgc__arch_pause();
-            continue;
-        }
-        bool marked = __atomic_load_n(&s->mark_bytes[0], __ATOMIC_RELAXED);
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&s->sweepgen, memory_order_relaxed) == g)
-            return g == sg - 2 && !marked;
-    }
-}
-
 /* Does slot (of span class spc, not tiny) carry the freed mark? */
 MGC_INTERNAL bool mgc__freed_by_hand(uintptr_t slot, unsigned spc);
 MGC_INTERNAL enum mgc_slot_state mgc__slot_state(const mgc_span *s, uintptr_t idx);
+
+/* Is large span s's object dead: found unreachable by the last mark, its
+   span not swept yet? Its one slot's state (freeindex is 1 from its
+   allocation; the sweep of a live large span clears its mark before it
+   publishes sweepgen, which the seqlock in mgc__slot_state waits out).
+   Exact for a pointer the caller holds: mark bits change only with the
+   world stopped. */
+MGC_INLINE bool mgc__large_dead(const mgc_span *s) { return mgc__slot_state(s, 0) == MGC_SLOT_DEAD; }
 /* Abort naming p (given to fn), whose slot is in state st (not LIVE). */
 MGC_INTERNAL MGC_COLD MGC_NORETURN void mgc__not_live(const char *fn, uintptr_t p, enum mgc_slot_state st);
 
