@@ -173,9 +173,7 @@ static void *alloc_large(mgc_thread *t, size_t size, unsigned kind, const mgc_ty
         s->large_type = ty;
         s->large_count = n;
     }
-    mgc__stat_add(&mgc__stats.large_nmalloc, 1);
-    mgc__stat_add(&mgc__stats.large_alloc_bytes, s->elemsize);
-    mgc__pacer_add_live((int64_t)s->elemsize);
+    mgc__pacer_add_live((int64_t)s->elemsize); /* counted in central.c */
     if (mgc__pacer_should_trigger())
         t->gc_wanted = 1;
     *large = s;

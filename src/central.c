@@ -119,6 +119,14 @@ bool mgc__central_cache_span(unsigned spc, mgc_span **slot)
 void mgc__central_uncache_span(mgc_span **slot)
 {
     mgc_span *s = *slot;
+    mgc_central *c = &mgc__central[s->spanclass];
+    uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
+    unsigned sw = mgc__swept_index(sg);
+    mgc__lock(&c->lock);
+    /* Counted under the lock, with the slot emptied: a fork while this
+       thread waited for the lock (the prepare handler holds every central
+       lock) left the child a cache still holding the span, and the child's
+       flush of that thread's cache counted the same mallocs again. */
     uint32_t n = mgc__span_count_alloc(s);
     mgc__stat_add(&mgc__stats.nmalloc[s->sizeclass], n - s->cache_alloc_count);
     if (s->cached_in_mark) {
@@ -126,10 +134,6 @@ void mgc__central_uncache_span(mgc_span **slot)
         s->cached_in_mark = 0;
     }
     mgc__pacer_add_live(-(int64_t)((uintptr_t)(s->nelems - n) * s->elemsize));
-    mgc_central *c = &mgc__central[s->spanclass];
-    uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
-    unsigned sw = mgc__swept_index(sg);
-    mgc__lock(&c->lock);
     *slot = &mgc__empty_span; /* under the lock: never in neither place */
     s->alloc_count = n;
     atomic_store_explicit(&s->sweepgen, sg, memory_order_relaxed);
@@ -190,6 +194,10 @@ mgc_span *mgc__central_alloc_large(uintptr_t npages, unsigned kind, uintptr_t ro
         if (atomic_load_explicit(&mgc__gc.phase, memory_order_relaxed) == MGC_PHASE_MARK)
             mgc__mark_black_range(s, 0, 1);
         mgc__list_push(&c->full[mgc__swept_index(sg)], s, MGC_LIST_FULL);
+        /* Counted with the span listed, under the lock, so a fork's child
+           never has the one without the other. */
+        mgc__stat_add(&mgc__stats.large_nmalloc, 1);
+        mgc__stat_add(&mgc__stats.large_alloc_bytes, s->elemsize);
     }
     mgc__unlock(&c->lock);
     return s;

@@ -145,11 +145,13 @@ static void free_large(mgc_span *s, uintptr_t p, const char *fn)
         mgc__sweep_forget(1); /* it will never be swept now */
     uintptr_t bytes = s->elemsize;
     mgc__heap_free_span(s);
-    mgc__unlock(&c->lock);
+    /* Counted before the unlock, so a fork's child never has the pages
+       back without the free counted. */
     mgc__stat_add(&mgc__stats.large_nfree, 1);
     mgc__stat_add(&mgc__stats.large_nfree_explicit, 1);
     mgc__stat_add(&mgc__stats.nfree_explicit, 1);
     mgc__stat_add(&mgc__stats.large_free_bytes, bytes);
+    mgc__unlock(&c->lock);
     mgc__pacer_add_live(-(int64_t)bytes);
 }
 
