@@ -583,8 +583,10 @@ void *mgc_realloc(void *ptr, size_t size)
             set_length(ptr, &o, asked / o.type->size);
         /* The bytes past the new size read zero, as in a fresh object: a
            later growth in place finds no old data there, and a
-           conservative scan no stale pointer. Tiny blocks are shared. */
-        if (asked < o.usable && o.s->kind != MGC_KIND_TINY)
+           conservative scan no stale pointer. In a tiny block too: its
+           usable size never reaches a neighbour (objects start only at 0
+           and 8, cache.h). */
+        if (asked < o.usable)
             memset((char *)ptr + asked, 0, o.usable - asked);
         return ptr;
     }

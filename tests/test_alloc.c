@@ -201,6 +201,10 @@ int main(void)
     CHECK(mgc_realloc(shrunk, 1000) == shrunk);
     t_check_zero(shrunk + 900, 124, "the part past a shrink, grown again");
     CHECK((unsigned char)shrunk[899] == 0xAA);
+    char *tb = mgc_alloc_noscan(12); /* a tiny block's whole 16 bytes */
+    memset(tb, 0xAB, 12);
+    CHECK(mgc_realloc(tb, 4) == tb && mgc_realloc(tb, 12) == tb);
+    t_check_zero(tb + 4, 8, "a tiny object's part past a shrink, grown again");
     char *sized = mgc_alloc(1000);            /* class 1024 */
     CHECK(mgc_realloc(sized, 1020) == sized); /* in place, */
     mgc_free_sized(sized, 1020, 0);           /* and freed with the new size */
