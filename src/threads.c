@@ -53,6 +53,13 @@ static struct {
     _Atomic uint32_t epoch;   /* odd while stopping/stopped; see above */
     _Atomic uint32_t acks;    /* acknowledgements in this epoch */
     pthread_key_t key;        /* destructor detaches exiting threads */
+    /* Held by a thread attaching while it walks the loaded objects for its
+       TLS (dl_iterate_phdr, the loader's lock), and by fork's prepare
+       handler: a child never inherits the loader's lock taken by an
+       attaching thread (glibc 2.36 leaves it held in the child, whose next
+       cycle then waited for it for ever). Taken by unregistered threads
+       only; order: gc -> attach -> registry. */
+    mgc_lock attach_lock;
 } reg MGC_STATE;
 
 __thread mgc_thread *mgc__self __attribute__((tls_model("initial-exec")));
@@ -291,7 +298,9 @@ static mgc_thread *attach_self(void)
     t->stack_hi = (uintptr_t)addr + size;
     /* Static TLS blocks of every module loaded now: __thread variables can
        hold heap pointers too. */
+    mgc__lock(&reg.attach_lock);
     dl_iterate_phdr(tls_cb, t);
+    mgc__unlock(&reg.attach_lock);
     alive_init(t);
     pthread_setspecific(reg.key, t);
     mgc__self = t;
@@ -419,6 +428,7 @@ int mgc__thread_spawn_internal(pthread_t *pt, void *(*fn)(void *), void *arg)
 void mgc__threads_init(void)
 {
     mgc__lock_init(&reg.lock);
+    mgc__lock_init(&reg.attach_lock);
     int err = pthread_key_create(&reg.key, key_destructor);
     MGC_CHECK(err == 0, "pthread_key_create: %s", strerror(err));
     struct sigaction sa;
@@ -436,8 +446,16 @@ void mgc__threads_init(void)
     MGC_CHECK(sigaction(MGC_SIG_SUSPEND, &sa, NULL) == 0, "sigaction(SIGPWR): %s", strerror(errno));
 }
 
-void mgc__threads_fork_prepare(void) { mgc__lock(&reg.lock); }
-void mgc__threads_fork_parent(void) { mgc__unlock(&reg.lock); }
+void mgc__threads_fork_prepare(void)
+{
+    mgc__lock(&reg.attach_lock);
+    mgc__lock(&reg.lock);
+}
+void mgc__threads_fork_parent(void)
+{
+    mgc__unlock(&reg.lock);
+    mgc__unlock(&reg.attach_lock);
+}
 
 void mgc__threads_fork_child(void)
 {
@@ -471,5 +489,6 @@ void mgc__threads_fork_child(void)
     }
     reg.starting = NULL;
     mgc__lock_init(&reg.lock);
+    mgc__lock_init(&reg.attach_lock);
     atomic_store_explicit(&reg.acks, 0, memory_order_relaxed);
 }
