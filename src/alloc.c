@@ -586,8 +586,11 @@ void *mgc_realloc(void *ptr, size_t size)
            conservative scan no stale pointer. In a tiny block too: its
            usable size never reaches a neighbour (objects start only at 0
            and 8, cache.h). */
-        if (asked < o.usable)
+        if (asked < o.usable) {
+            if (o.kind != MGC_KIND_NOSCAN) /* pointers dropped: through the barrier */
+                mgc__wb_bulk((char *)ptr + asked, NULL, o.usable - asked);
             memset((char *)ptr + asked, 0, o.usable - asked);
+        }
         return ptr;
     }
     /* A large object grows in place when the pages after it are free: as
