@@ -117,29 +117,35 @@ static void opt_godebug(const char *v)
         {"gctrace", &mgc__opts.gctrace, 2},
         {"gccheckmark", &mgc__opts.gccheckmark, 1},
     };
-    char buf[1024];
-    size_t len = strlen(v);
-    if (len >= sizeof buf)
-        len = sizeof buf - 1;
-    memcpy(buf, v, len);
-    buf[len] = 0;
-    for (char *item = buf, *next; item; item = next) {
-        next = strchr(item, ',');
-        if (next)
-            *next++ = 0;
-        char *eq = strchr(item, '=');
-        if (!eq)
-            continue;
-        *eq = 0;
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-            if (strcmp(item, keys[i].key))
-                continue;
-            if (!mgc__parse_int(eq + 1, 0, keys[i].max, keys[i].dst)) {
-                *keys[i].dst = 0;
-                mgc__warn("GODEBUG %s=\"%s\" is not an integer from 0 to %d; using the default, 0", item,
-                          eq + 1, keys[i].max);
+    /* Read in place: Go puts no bound on GODEBUG, and a copy into a fixed
+       buffer cut long values (shared with Go programs, they carry many
+       keys) in the middle of an item. */
+    for (const char *item = v;;) {
+        const char *end = strchr(item, ',');
+        size_t n = end ? (size_t)(end - item) : strlen(item);
+        const char *eq = memchr(item, '=', n);
+        if (eq) {
+            size_t klen = (size_t)(eq - item), vlen = n - klen - 1;
+            for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+                if (strlen(keys[i].key) != klen || memcmp(item, keys[i].key, klen))
+                    continue;
+                char val[32];
+                bool ok = vlen < sizeof val;
+                if (ok) {
+                    memcpy(val, eq + 1, vlen);
+                    val[vlen] = 0;
+                    ok = mgc__parse_int(val, 0, keys[i].max, keys[i].dst);
+                }
+                if (!ok) {
+                    *keys[i].dst = 0;
+                    mgc__warn("GODEBUG %s=\"%.*s\" is not an integer from 0 to %d; using the default, 0",
+                              keys[i].key, (int)vlen, eq + 1, keys[i].max);
+                }
             }
         }
+        if (!end)
+            break;
+        item = end + 1;
     }
 }
 

@@ -86,6 +86,14 @@ int main(int argc, char **argv)
     expect(me, "GODEBUG=gctrace=x", NULL, 1, "GODEBUG gctrace=\"x\"", NULL);
     expect(me, "GODEBUG=madvdontneed=1,http2client=0", NULL, 0, NULL, NULL); /* Go's keys: ignored */
     expect(me, "GODEBUG=gccheckmark=1,gctrace=0", NULL, 0, NULL, NULL);
+    /* GODEBUG has no length limit (a copy into 1 KiB cut it): a setting
+       past 1 KiB is read, and one that ends exactly there is whole. */
+    static char longer[1200], exact[1100];
+    snprintf(longer, sizeof longer, "GODEBUG=x=%01100d,gctrace=12", 0);
+    expect(me, longer, NULL, 1, "GODEBUG gctrace=\"12\"", NULL);
+    snprintf(exact, sizeof exact, "GODEBUG=x=%01008d,gccheckmark=1", 0); /* a 1024-byte value */
+    CHECK_EQ(strlen(exact) - strlen("GODEBUG="), 1024);
+    expect(me, exact, NULL, 0, NULL, NULL);
     /* Two bad variables: one line each. */
     expect(me, "GOGC=x", "GOMAXPROCS=-3", 2, "GOMAXPROCS", NULL);
     return 0;
