@@ -460,24 +460,16 @@ static void check_live(const char *fn, uintptr_t p, const mgc_span *s, uintptr_t
 {
     mgc_thread *t = mgc__thread_current();
     mgc__cs_enter(t);
-    enum mgc_slot_state st = mgc__slot_state(s, idx);
-    bool freed = st == MGC_SLOT_LIVE && mgc__freed_by_hand(slot, s->spanclass);
+    mgc__check_live(fn, p, s, idx, slot, "by mgc_free");
     mgc__cs_exit(t);
-    if (st != MGC_SLOT_LIVE)
-        mgc__not_live(fn, p, st);
-    if (freed)
-        mgc__fatal("%s: %p was freed already (by mgc_free)", fn, (void *)p);
 }
 
 /* Describe the object p must be the start of; abort naming p otherwise. */
 static void object_at(const char *fn, uintptr_t p, objinfo *o)
 {
     mgc_span *s = mgc__span_of(p);
-    if (!s) {
-        bool in_heap = p - mgc__heap.base < atomic_load_explicit(&mgc__heap.mapped, memory_order_relaxed);
-        mgc__fatal("%s: %p is not %s", fn, (void *)p,
-                   in_heap ? "allocated (freed already?)" : "a pointer mgc returned (not in the heap)");
-    }
+    if (!s)
+        mgc__no_object(fn, p);
     o->s = s;
     o->kind = s->kind;
     o->type = NULL;

@@ -126,6 +126,23 @@ void mgc__not_live(const char *fn, uintptr_t p, enum mgc_slot_state st)
                "a pointer to it was hidden from the collector", fn, (void *)p);
 }
 
+void mgc__no_object(const char *fn, uintptr_t p)
+{
+    bool in_heap = p - mgc__heap.base < atomic_load_explicit(&mgc__heap.mapped, memory_order_relaxed);
+    mgc__fatal("%s: %p is not %s", fn, (void *)p,
+               in_heap ? "allocated (freed already?)" : "a pointer mgc returned (not in the heap)");
+}
+
+void mgc__check_live(const char *fn, uintptr_t p, const mgc_span *s, uintptr_t idx, uintptr_t slot,
+                     const char *freed_why)
+{
+    enum mgc_slot_state st = mgc__slot_state(s, idx);
+    if (st != MGC_SLOT_LIVE)
+        mgc__not_live(fn, p, st);
+    if (mgc__freed_by_hand(slot, s->spanclass))
+        mgc__fatal("%s: %p was already freed (%s)", fn, (void *)p, freed_why);
+}
+
 static void free_large(mgc_span *s, uintptr_t p, const char *fn)
 {
     MGC_CHECK(p == s->base, "%s: %p is an interior pointer (object at %p)", fn, (void *)p, (void *)s->base);
@@ -159,11 +176,8 @@ static void free_large(mgc_span *s, uintptr_t p, const char *fn)
 static void free_object(mgc_thread *t, uintptr_t p, const char *fn, bool sized, size_t size, int noscan)
 {
     mgc_span *s = mgc__span_of(p);
-    if (!s) {
-        bool in_heap = p - mgc__heap.base < atomic_load_explicit(&mgc__heap.mapped, memory_order_relaxed);
-        mgc__fatal("%s: %p is not %s", fn, (void *)p,
-                   in_heap ? "allocated (freed already?)" : "a pointer mgc returned (not in the heap)");
-    }
+    if (!s)
+        mgc__no_object(fn, p);
     if (sized)
         check_size(fn, p, s, size, noscan);
     if (s->large) {
@@ -182,11 +196,7 @@ static void free_object(mgc_thread *t, uintptr_t p, const char *fn, bool sized, 
     uintptr_t link = slot + mgc__free_link_off(s->spanclass);
     uintptr_t user = s->kind == MGC_KIND_TYPED && s->elemsize > MGC_TYPED_BITS_MAX ? slot + MGC_TYPED_HEADER : slot;
     MGC_CHECK(p == user, "%s: %p is an interior pointer (object at %p)", fn, (void *)p, (void *)user);
-    enum mgc_slot_state st = mgc__slot_state(s, idx);
-    if (st != MGC_SLOT_LIVE)
-        mgc__not_live(fn, p, st);
-    if (mgc__freed_by_hand(slot, s->spanclass))
-        mgc__fatal("%s: %p was already freed (double free)", fn, (void *)p);
+    mgc__check_live(fn, p, s, idx, slot, "double free");
     mgc_cache_entry *e = &t->cache.cls[s->spanclass];
     store_word(link, e->reuse ^ mgc__free_cookie);
     store_word(link + sizeof(uintptr_t), slot ^ mgc__free_cookie);

@@ -299,8 +299,8 @@ int main(void)
     t_expect_abort(die_realloc_interior, NULL, "mgc_realloc: ");
     t_expect_abort(die_tiny_interior, NULL, "interior pointer (tiny block");
     t_expect_abort(die_realloc_freed, NULL, "mgc_realloc: ");
-    t_expect_abort(die_realloc_freed, NULL, "was freed already (by mgc_free)");
-    t_expect_abort(die_usable_freed, NULL, "was freed already (by mgc_free)");
+    t_expect_abort(die_realloc_freed, NULL, "was already freed (by mgc_free)");
+    t_expect_abort(die_usable_freed, NULL, "was already freed (by mgc_free)");
     t_expect_abort(die_realloc_collected, NULL, "is not allocated (freed already");
     t_expect_abort(die_large_freed, NULL, "mgc_usable_size: ");
     t_expect_abort(die_large_freed, NULL, "is not allocated (freed already?)");

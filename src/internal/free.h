@@ -112,5 +112,12 @@ MGC_INTERNAL enum mgc_slot_state mgc__slot_state(const mgc_span *s, uintptr_t id
 MGC_INLINE bool mgc__large_dead(const mgc_span *s) { return mgc__slot_state(s, 0) == MGC_SLOT_DEAD; }
 /* Abort naming p (given to fn), whose slot is in state st (not LIVE). */
 MGC_INTERNAL MGC_COLD MGC_NORETURN void mgc__not_live(const char *fn, uintptr_t p, enum mgc_slot_state st);
+/* Abort naming p (given to fn), which no in-use span holds. */
+MGC_INTERNAL MGC_COLD MGC_NORETURN void mgc__no_object(const char *fn, uintptr_t p);
+/* Abort naming p (given to fn) unless its slot (idx of s, at slot) is
+   allocated, was reached by the last mark if s is unswept, and carries no
+   freed mark; freed_why ends the freed line. Inside a no-suspend section. */
+MGC_INTERNAL void mgc__check_live(const char *fn, uintptr_t p, const mgc_span *s, uintptr_t idx, uintptr_t slot,
+                                  const char *freed_why);
 
 #endif /* MGC_FREE_H */
