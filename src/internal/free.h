@@ -13,7 +13,15 @@
  * The lists are dropped at every cache flush (each cycle, world stopped):
  * from then on an unreused freed slot is ordinary garbage, swept like any
  * other. So a slot is on at most one list, a listed slot is never in an
- * alloc cache, and nothing is handed out twice.
+ * alloc cache, and nothing is handed out twice. The mark outlives a sweep
+ * in the slot's bytes; a zeroed allocation wipes it, the raw one clears it
+ * (mgc__free_clear_mark).
+ *
+ * Also here, as free's contract with the rest: what a slot is
+ * (mgc__slot_state, mgc__large_dead), the checks and abort lines that
+ * free, realloc and usable_size share (mgc__check_live, mgc__no_object),
+ * and which sizes name an object (mgc__size_fits_span: free_sized's check
+ * and realloc's test for staying in place).
  */
 #ifndef MGC_FREE_H
 #define MGC_FREE_H
