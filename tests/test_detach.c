@@ -220,13 +220,6 @@ static void *rearm_thread(void *a)
     pthread_setspecific(g_rearm_key, (void *)1);
     return NULL;
 }
-static void hung(int sig)
-{
-    (void)sig;
-    static const char msg[] = "exit_attached: a collection waited 30 s for a thread that had exited\n";
-    (void)!write(2, msg, sizeof msg - 1);
-    _exit(1);
-}
 static void exit_attached(void)
 {
     if (T_TSAN) {
@@ -235,8 +228,7 @@ static void exit_attached(void)
         fprintf(stderr, "exit_attached: skipped under ThreadSanitizer\n");
         return;
     }
-    signal(SIGALRM, hung);
-    alarm(30);
+    t_watchdog(30, "exit_attached (a collection waiting for a thread that had exited?)");
     CHECK_EQ(pthread_key_create(&g_rearm_key, rearm_destructor), 0); /* after mgc's */
     mgc_memstats ms;
     mgc_read_memstats(&ms);

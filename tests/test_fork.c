@@ -129,14 +129,6 @@ static NOINLINE void build_fixed(void)
 
 /* ---- the child ---------------------------------------------------------------- */
 
-static void watchdog(int sig)
-{
-    (void)sig;
-    static const char msg[] = "fork child: watchdog: still running after 30 s (hang in mgc?)\n";
-    (void)!write(2, msg, sizeof msg - 1);
-    _exit(99);
-}
-
 static void *child_thread(void *arg)
 {
     rng r = {(uintptr_t)arg};
@@ -153,8 +145,7 @@ static void *child_thread(void *arg)
    was attached in the parent. */
 static NOINLINE void child_main(int attached, uint64_t seed)
 {
-    signal(SIGALRM, watchdog);
-    alarm(30);
+    t_watchdog(30, "fork child");
     verify_inherited();
     mgc_memstats ms;
     mgc_read_memstats(&ms);
@@ -177,7 +168,7 @@ static NOINLINE void child_main(int attached, uint64_t seed)
         pid_t g = fork();
         CHECK(g >= 0);
         if (g == 0) {
-            alarm(30);
+            t_watchdog(30, "fork grandchild");
             verify_inherited();
             garbage(&r, 2000);
             mgc_collect();
@@ -258,8 +249,7 @@ static void fork_counts(int nforks)
         pid_t pid = fork();
         CHECK(pid >= 0);
         if (pid == 0) {
-            signal(SIGALRM, watchdog);
-            alarm(30);
+            t_watchdog(30, "fork_counts child");
             check_class_counts("child");
             _exit(0);
         }

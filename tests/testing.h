@@ -282,6 +282,45 @@ typedef struct t_child {
     char out[8192]; /* what it wrote to stdout (truncated) */
 } t_child;
 
+/* A watchdog for a test that could hang in mgc: t_watchdog(30, "what")
+   arms alarm(30); when it fires, one line "<what>: watchdog: still
+   running after 30 s (hang in mgc?)" goes to stderr (write: the handler
+   may run anywhere) and the process exits with status 99. alarm(0)
+   disarms it; the text must outlive the alarm (a literal). */
+static const char *volatile t_watchdog_what;
+static volatile unsigned t_watchdog_secs;
+static inline void t_watchdog_fire(int sig)
+{
+    (void)sig;
+    char line[256];
+    size_t n = 0;
+    for (const char *s = t_watchdog_what; s && *s && n < 150; s++)
+        line[n++] = *s;
+    static const char mid[] = ": watchdog: still running after ";
+    memcpy(line + n, mid, sizeof mid - 1);
+    n += sizeof mid - 1;
+    char digits[12];
+    int d = 0;
+    unsigned v = t_watchdog_secs;
+    do
+        digits[d++] = (char)('0' + v % 10);
+    while ((v /= 10) && d < 11);
+    while (d)
+        line[n++] = digits[--d];
+    static const char tail[] = " s (hang in mgc?)\n";
+    memcpy(line + n, tail, sizeof tail - 1);
+    n += sizeof tail - 1;
+    (void)!write(2, line, n);
+    _exit(99);
+}
+static inline void t_watchdog(unsigned secs, const char *what)
+{
+    t_watchdog_what = what;
+    t_watchdog_secs = secs;
+    signal(SIGALRM, t_watchdog_fire);
+    alarm(secs);
+}
+
 static inline void t_drain(int fd, char *buf, size_t cap)
 {
     size_t n = 0;
