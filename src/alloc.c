@@ -456,11 +456,11 @@ typedef struct objinfo {
    otherwise hand back a slot that sits on a reuse list (to be handed out
    twice), usable_size answer for a dead one. Read inside a no-suspend
    section, as free does, so no cycle changes the mark bits meanwhile. */
-static void check_live(const char *fn, uintptr_t p, const mgc_span *s, uintptr_t idx, uintptr_t slot)
+static void check_live(const char *fn, uintptr_t p, const mgc_span *s, uint32_t inc, uintptr_t idx, uintptr_t slot)
 {
     mgc_thread *t = mgc__thread_current();
     mgc__cs_enter(t);
-    mgc__check_live(fn, p, s, idx, slot, "by mgc_free");
+    mgc__check_live(fn, p, s, inc, idx, slot, "by mgc_free");
     mgc__cs_exit(t);
 }
 
@@ -468,15 +468,17 @@ static void check_live(const char *fn, uintptr_t p, const mgc_span *s, uintptr_t
 static void object_at(const char *fn, uintptr_t p, objinfo *o)
 {
     mgc_span *s = mgc__span_of(p);
-    if (!s)
+    uint32_t inc;
+    if (!s || ((inc = mgc__span_pin(s)) & 1))
         mgc__no_object(fn, p);
     o->s = s;
     o->kind = s->kind;
     o->type = NULL;
     if (s->large) {
         MGC_CHECK(p == s->base, "%s: %p is an interior pointer (object at %p)", fn, (void *)p, (void *)s->base);
-        if (mgc__large_dead(s))
-            mgc__not_live(fn, p, MGC_SLOT_DEAD);
+        enum mgc_slot_state st = mgc__slot_state(s, 0, inc);
+        if (st != MGC_SLOT_LIVE)
+            mgc__not_live(fn, p, st);
         o->user = p;
         o->usable = s->elemsize;
         o->type = s->large_type;
@@ -498,14 +500,14 @@ static void object_at(const char *fn, uintptr_t p, objinfo *o)
     if (s->kind == MGC_KIND_TYPED && s->elemsize > MGC_TYPED_BITS_MAX) {
         MGC_CHECK(p == slot + MGC_TYPED_HEADER, "%s: %p is an interior pointer (object at %p)", fn, (void *)p,
                   (void *)(slot + MGC_TYPED_HEADER));
-        check_live(fn, p, s, idx, slot);
+        check_live(fn, p, s, inc, idx, slot);
         o->user = p;
         o->usable = s->elemsize - MGC_TYPED_HEADER;
         o->type = ((const mgc_type **)slot)[0];
         return;
     }
     MGC_CHECK(p == slot, "%s: %p is an interior pointer (object at %p)", fn, (void *)p, (void *)slot);
-    check_live(fn, p, s, idx, slot);
+    check_live(fn, p, s, inc, idx, slot);
     o->user = p;
     o->usable = s->elemsize;
     if (s->kind == MGC_KIND_TYPED)
@@ -535,21 +537,43 @@ size_t mgc_usable_size(const void *p)
     return o.usable;
 }
 
+/* What mgc_base reads of a span before mgc__slot_state vouches for it. */
+typedef struct base_view {
+    uintptr_t base, elemsize, idx, nelems;
+    unsigned kind, spc;
+    bool large;
+} base_view;
+MGC_SPECULATIVE static void read_view(const mgc_span *s, uintptr_t p, base_view *v)
+{
+    v->base = s->base;
+    v->large = s->large;
+    v->idx = mgc__span_index(s, p);
+    v->nelems = s->nelems;
+    v->elemsize = s->elemsize;
+    v->kind = s->kind;
+    v->spc = s->spanclass;
+}
+
+/* Any p, that of an object freed or collected under this call included:
+   every field is read before mgc__slot_state vouches for it (free.h,
+   mgc__span_pin), and the answer is made of those reads only. */
 void *mgc_base(const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
     mgc_span *s = mgc__span_of(p);
-    if (!s)
+    uint32_t inc;
+    if (!s || ((inc = mgc__span_pin(s)) & 1))
         return NULL;
-    if (s->large)
-        return mgc__large_dead(s) ? NULL : (void *)s->base;
-    uintptr_t idx = mgc__span_index(s, p);
-    if (idx >= s->nelems || mgc__slot_state(s, idx) != MGC_SLOT_LIVE)
+    base_view v;
+    read_view(s, p, &v);
+    if (v.large)
+        return mgc__slot_state(s, 0, inc) == MGC_SLOT_LIVE ? (void *)v.base : NULL;
+    if (v.idx >= v.nelems || mgc__slot_state(s, v.idx, inc) != MGC_SLOT_LIVE)
         return NULL;
-    uintptr_t slot = s->base + idx * s->elemsize;
-    if (s->kind != MGC_KIND_TINY && mgc__freed_by_hand(slot, s->spanclass))
+    uintptr_t slot = v.base + v.idx * v.elemsize;
+    if (v.kind != MGC_KIND_TINY && mgc__freed_by_hand(slot, v.spc))
         return NULL;
-    if (s->kind == MGC_KIND_TYPED && s->elemsize > MGC_TYPED_BITS_MAX) /* the header is not the object */
+    if (v.kind == MGC_KIND_TYPED && v.elemsize > MGC_TYPED_BITS_MAX) /* the header is not the object */
         return p < slot + MGC_TYPED_HEADER ? NULL : (void *)(slot + MGC_TYPED_HEADER);
     return (void *)slot;
 }

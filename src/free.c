@@ -54,20 +54,34 @@ void mgc__free_init(void)
     mgc__free_cookie = c | ((uintptr_t)0xA5 << 56) | 1;
 }
 
-enum mgc_slot_state mgc__slot_state(const mgc_span *s, uintptr_t idx)
+/* Two seqlocks: sweepgen against a sweep of the span (sg-1 while it
+   runs), incarnation against its record being freed (a sweep that frees
+   the span leaves it at sg-1 for good: the wait ends there). The bitmap
+   reads may be of a freed block, or another span's: mapped memory either
+   way (span.h), and then one of the two numbers has moved. */
+MGC_SPECULATIVE static bool read_bits(const mgc_span *s, uintptr_t idx, bool *marked)
+{
+    uint32_t fi = __atomic_load_n(&s->freeindex, __ATOMIC_ACQUIRE);
+    const uint64_t *ab = __atomic_load_n(&s->alloc_bits, __ATOMIC_ACQUIRE);
+    *marked = __atomic_load_n(&s->mark_bytes[idx], __ATOMIC_RELAXED);
+    return idx < fi || ((__atomic_load_n(&ab[idx >> 6], __ATOMIC_RELAXED) >> (idx & 63)) & 1);
+}
+
+enum mgc_slot_state mgc__slot_state(const mgc_span *s, uintptr_t idx, uint32_t inc)
 {
     for (;;) {
         uint32_t g1 = atomic_load_explicit(&s->sweepgen, memory_order_acquire);
         uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
         if (g1 == sg - 1) {
+            if (atomic_load_explicit(&s->incarnation, memory_order_relaxed) != inc)
+                return MGC_SLOT_FREE;
             mgc__arch_pause();
             continue;
         }
-        uint32_t fi = __atomic_load_n(&s->freeindex, __ATOMIC_ACQUIRE);
-        const uint64_t *ab = __atomic_load_n(&s->alloc_bits, __ATOMIC_ACQUIRE);
-        bool alloc = idx < fi || ((__atomic_load_n(&ab[idx >> 6], __ATOMIC_RELAXED) >> (idx & 63)) & 1);
-        bool marked = __atomic_load_n(&s->mark_bytes[idx], __ATOMIC_RELAXED);
+        bool marked, alloc = read_bits(s, idx, &marked);
         atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&s->incarnation, memory_order_relaxed) != inc)
+            return MGC_SLOT_FREE;
         if (atomic_load_explicit(&s->sweepgen, memory_order_relaxed) != g1)
             continue;
         if (!alloc)
@@ -133,23 +147,30 @@ void mgc__no_object(const char *fn, uintptr_t p)
                in_heap ? "allocated (freed already?)" : "a pointer mgc returned (not in the heap)");
 }
 
-void mgc__check_live(const char *fn, uintptr_t p, const mgc_span *s, uintptr_t idx, uintptr_t slot,
+void mgc__check_live(const char *fn, uintptr_t p, const mgc_span *s, uint32_t inc, uintptr_t idx, uintptr_t slot,
                      const char *freed_why)
 {
-    enum mgc_slot_state st = mgc__slot_state(s, idx);
+    enum mgc_slot_state st = mgc__slot_state(s, idx, inc);
     if (st != MGC_SLOT_LIVE)
         mgc__not_live(fn, p, st);
     if (mgc__freed_by_hand(slot, s->spanclass))
         mgc__fatal("%s: %p was already freed (%s)", fn, (void *)p, freed_why);
 }
 
-static void free_large(mgc_span *s, uintptr_t p, const char *fn)
+static void free_large(mgc_span *s, uint32_t inc, uintptr_t p, const char *fn)
 {
     MGC_CHECK(p == s->base, "%s: %p is an interior pointer (object at %p)", fn, (void *)p, (void *)s->base);
     MGC_CHECK(atomic_load_explicit(&mgc__gc.phase, memory_order_relaxed) == MGC_PHASE_OFF,
               "%s: large free during marking (rule 4 in free.c)", fn);
     mgc_central *c = &mgc__central[s->spanclass];
     mgc__lock(&c->lock);
+    /* Whoever frees a large span (a free, a sweep) holds its class lock:
+       with the record still the one pinned, s->spanclass named this lock,
+       and the span stays as it is until the unlock. */
+    if (atomic_load_explicit(&s->incarnation, memory_order_relaxed) != inc) {
+        mgc__unlock(&c->lock);
+        mgc__not_live(fn, p, MGC_SLOT_FREE);
+    }
     uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
     uint32_t g = atomic_load_explicit(&s->sweepgen, memory_order_relaxed);
     if (g == sg - 2 && !s->mark_bytes[0]) {
@@ -176,12 +197,13 @@ static void free_large(mgc_span *s, uintptr_t p, const char *fn)
 static void free_object(mgc_thread *t, uintptr_t p, const char *fn, bool sized, size_t size, int noscan)
 {
     mgc_span *s = mgc__span_of(p);
-    if (!s)
+    uint32_t inc;
+    if (!s || ((inc = mgc__span_pin(s)) & 1))
         mgc__no_object(fn, p);
     if (sized)
         check_size(fn, p, s, size, noscan);
     if (s->large) {
-        free_large(s, p, fn);
+        free_large(s, inc, p, fn);
         return;
     }
     uintptr_t idx = mgc__span_index(s, p);
@@ -196,7 +218,7 @@ static void free_object(mgc_thread *t, uintptr_t p, const char *fn, bool sized, 
     uintptr_t link = slot + mgc__free_link_off(s->spanclass);
     uintptr_t user = s->kind == MGC_KIND_TYPED && s->elemsize > MGC_TYPED_BITS_MAX ? slot + MGC_TYPED_HEADER : slot;
     MGC_CHECK(p == user, "%s: %p is an interior pointer (object at %p)", fn, (void *)p, (void *)user);
-    mgc__check_live(fn, p, s, idx, slot, "double free");
+    mgc__check_live(fn, p, s, inc, idx, slot, "double free");
     mgc_cache_entry *e = &t->cache.cls[s->spanclass];
     store_word(link, e->reuse ^ mgc__free_cookie);
     store_word(link + sizeof(uintptr_t), slot ^ mgc__free_cookie);

@@ -333,6 +333,25 @@ static void release_reserve_at(uintptr_t base, uintptr_t owner)
         release_reserve(s);
 }
 
+/* A span record to set up, its incarnation odd: a spare one (a reader may
+   still look at it: every field but the bitmap pointers, which must never
+   be NULL, and the incarnation is reset, and span_init points the bitmaps
+   at the new span's), or a new one. Caller holds the lock. */
+static mgc_span *new_record(void)
+{
+    mgc_span *s = H.spare;
+    if (!s) {
+        s = mgc__meta_alloc(sizeof *s, MGC_META_MSPAN);
+        atomic_store_explicit(&s->incarnation, 1, memory_order_relaxed);
+        return s;
+    }
+    H.spare = s->next;
+    mgc__meta_account_inuse(MGC_META_MSPAN, (int64_t)sizeof *s);
+    memset(s, 0, offsetof(mgc_span, alloc_bits));
+    memset(&s->slot_types, 0, offsetof(mgc_span, incarnation) - offsetof(mgc_span, slot_types));
+    return s;
+}
+
 mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t room, uintptr_t prev,
                                uintptr_t owner)
 {
@@ -346,7 +365,7 @@ mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t r
         mgc__unlock(&H.lock);
         return NULL;
     }
-    mgc_span *s = mgc__meta_alloc(sizeof *s, MGC_META_MSPAN);
+    mgc_span *s = new_record();
     uintptr_t base = H.base + idx * MGC_PAGE_SIZE;
     mgc__span_init(s, spanclass, base, (uint32_t)npages);
     s->reserved = (uint32_t)reserved;
@@ -359,6 +378,10 @@ mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t r
     H.allspans = mgc__meta_grow(H.allspans, H.nallspans, &H.allspans_cap, sizeof *H.allspans, 1024, MGC_META_MSPAN);
     s->allspans_index = (uint32_t)H.nallspans;
     H.allspans[H.nallspans++] = s;
+    /* Even: set up. Release, so a reader that sees it sees the fields (and
+       the span map's release store below orders it before the lookup). */
+    atomic_store_explicit(&s->incarnation, atomic_load_explicit(&s->incarnation, memory_order_relaxed) + 1,
+                          memory_order_release);
     publish(s, idx, npages);
     mgc__unlock(&H.lock);
     return s;
@@ -404,6 +427,12 @@ void mgc__heap_free_span(mgc_span *s)
 {
     uintptr_t idx = (s->base - H.base) >> MGC_PAGE_SHIFT;
     mgc__lock(&H.lock);
+    /* Odd: freed, before anything below changes (a seqlock's writer: the
+       fence orders the number before the stores after it, so a reader
+       that reads any of them reads the new number after its own fence). */
+    atomic_store_explicit(&s->incarnation, atomic_load_explicit(&s->incarnation, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
     publish(NULL, idx, s->npages);
     release_reserve(s);
     mgc_span *last = H.allspans[--H.nallspans];
@@ -414,7 +443,9 @@ void mgc__heap_free_span(mgc_span *s)
         MGC_TRACK_FREE(s->base, s->elemsize);
     MGC_TRACK_NOACCESS(s->base, (size_t)s->npages * MGC_PAGE_SIZE);
     mgc__span_release_bits(s);
-    mgc__meta_free(s, sizeof *s, MGC_META_MSPAN);
+    s->next = H.spare;
+    H.spare = s;
+    mgc__meta_account_inuse(MGC_META_MSPAN, -(int64_t)sizeof *s);
     mgc__unlock(&H.lock);
 }
 

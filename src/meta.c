@@ -1,11 +1,14 @@
 /*
  * meta.c — the metadata allocator (meta.h). Small requests are carved from
  * 1 MiB chunks obtained from the OS and recycled through per-size free lists
- * (16-byte steps up to 8 KiB); larger ones map their own pages.
+ * (16-byte steps up to MGC_META_STABLE_MAX, 16 KiB); larger ones map their
+ * own pages.
  *
  * Invariants: every block handed out is zeroed; a freed block is reused only
- * for a request of the same rounded size. Guarded by meta.lock (last in the
- * lock order: nothing is locked while holding it).
+ * for a request of the same rounded size; chunks are never unmapped, and the
+ * last MGC_META_READ_SLACK bytes of each are never handed out, so a read that
+ * far past any small block's start stays in mapped memory (meta.h). Guarded
+ * by meta.lock (last in the lock order: nothing is locked while holding it).
  */
 #include "internal/meta.h"
 #include "internal/lock.h"
@@ -13,7 +16,7 @@
 
 #define META_CHUNK (1u << 20)
 #define META_STEP 16u
-#define META_MAX_SMALL 8192u
+#define META_MAX_SMALL MGC_META_STABLE_MAX
 #define META_NLISTS (META_MAX_SMALL / META_STEP + 1)
 
 typedef struct meta_free {
@@ -57,9 +60,10 @@ void *mgc__meta_alloc(size_t size, enum mgc_meta_cat cat)
         p = f;
     } else {
         if ((size_t)(meta.end - meta.cur) < size) {
-            /* The rest of the old chunk is abandoned: at most 8 KiB of 1 MiB. */
+            /* The rest of the old chunk is abandoned: less than 16 KiB of
+               1 MiB. The slack after end is never handed out. */
             meta.cur = meta_os(META_CHUNK);
-            meta.end = meta.cur + META_CHUNK;
+            meta.end = meta.cur + META_CHUNK - MGC_META_READ_SLACK;
         }
         p = meta.cur;
         meta.cur += size;
@@ -106,6 +110,11 @@ void mgc__meta_free(void *p, size_t size, enum mgc_meta_cat cat)
 void mgc__meta_account_sys(enum mgc_meta_cat cat, int64_t bytes)
 {
     atomic_fetch_add_explicit(&meta.sys[cat], (uint64_t)bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&meta.inuse[cat], (uint64_t)bytes, memory_order_relaxed);
+}
+
+void mgc__meta_account_inuse(enum mgc_meta_cat cat, int64_t bytes)
+{
     atomic_fetch_add_explicit(&meta.inuse[cat], (uint64_t)bytes, memory_order_relaxed);
 }
 

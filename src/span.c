@@ -81,9 +81,13 @@ void mgc__span_init(mgc_span *s, unsigned spanclass, uintptr_t base, uint32_t np
         bits[0] = bits[1] = 0;
     else
         bits = mgc__meta_alloc(words * 8, MGC_META_GC);
+    /* Never unmapped when freed (span.h: lock-free readers); 9472 bytes at
+       most, for typed 8-byte objects. */
+    MGC_ASSERT(words * 8 <= MGC_META_STABLE_MAX);
     s->alloc_bits = bits;
     s->mark_bytes = (uint8_t *)(bits + s->nbitwords);
-    s->heap_bits = s->heapwords ? bits + s->nbitwords + s->nmarkwords : NULL;
+    /* Without heap bits, the block itself: never NULL (span.h, incarnation). */
+    s->heap_bits = s->heapwords ? bits + s->nbitwords + s->nmarkwords : bits;
     s->slot_types = NULL;
     if (kind == MGC_KIND_TYPED && sc != 0 && s->elemsize <= MGC_TYPED_BITS_MAX)
         s->slot_types = (const mgc_type **)(s->heap_bits + s->heapwords - s->nelems);
@@ -100,10 +104,10 @@ void mgc__span_init(mgc_span *s, unsigned spanclass, uintptr_t base, uint32_t np
     s->list = 0;
 }
 
+/* The pointers are left as they are: a lock-free reader may still load
+   them (span.h, incarnation), and the block stays mapped (meta.h). */
 void mgc__span_release_bits(mgc_span *s)
 {
     if (s->alloc_bits != s->inline_bits)
         mgc__meta_free(s->alloc_bits, ((size_t)s->nbitwords + s->nmarkwords + s->heapwords) * 8, MGC_META_GC);
-    s->alloc_bits = s->heap_bits = NULL;
-    s->mark_bytes = NULL;
 }

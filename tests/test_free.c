@@ -144,7 +144,7 @@ static void tiny_and_stats(void)
     for (int i = 0; i < 1000; i++) {
         uintptr_t p = (uintptr_t)t_unhide(dropped[i]);
         mgc_span *s = mgc__span_of(p);
-        if (s && mgc__slot_state(s, mgc__span_index(s, p)) == MGC_SLOT_LIVE && mgc__freed_by_hand(p, s->spanclass))
+        if (s && mgc__slot_state(s, mgc__span_index(s, p), mgc__span_pin(s)) == MGC_SLOT_LIVE && mgc__freed_by_hand(p, s->spanclass))
             kept++;
     }
     CHECK_MSG(kept <= 2, "%llu freed slots survived the collection", (unsigned long long)kept);
@@ -308,7 +308,7 @@ static enum mgc_slot_state state_of(const void *p)
     mgc_span *s = mgc__span_of((uintptr_t)p);
     if (!s)
         return MGC_SLOT_FREE;
-    return mgc__slot_state(s, mgc__span_index(s, (uintptr_t)p));
+    return mgc__slot_state(s, mgc__span_index(s, (uintptr_t)p), mgc__span_pin(s));
 }
 
 #define UN 64         /* objects of each kind */
@@ -591,12 +591,12 @@ static void aborts(void)
     void *p = mgc_alloc(64);
     mgc_span *s = mgc__span_of((uintptr_t)p);
     uintptr_t idx = mgc__span_index(s, (uintptr_t)p);
-    CHECK(mgc__slot_state(s, idx) == MGC_SLOT_LIVE);
+    CHECK(mgc__slot_state(s, idx, mgc__span_pin(s)) == MGC_SLOT_LIVE);
     uint32_t saved = atomic_load(&s->sweepgen);
     atomic_store(&s->sweepgen, atomic_load(&mgc__gc.sweepgen) - 2);
-    CHECK(mgc__slot_state(s, idx) == MGC_SLOT_DEAD);
+    CHECK(mgc__slot_state(s, idx, mgc__span_pin(s)) == MGC_SLOT_DEAD);
     s->mark_bytes[idx] = 1;
-    CHECK(mgc__slot_state(s, idx) == MGC_SLOT_LIVE);
+    CHECK(mgc__slot_state(s, idx, mgc__span_pin(s)) == MGC_SLOT_LIVE);
     s->mark_bytes[idx] = 0;
     atomic_store(&s->sweepgen, saved);
 }
@@ -727,6 +727,119 @@ static void free_during_bg_sweep(void)
     printf("bg_sweep: round %d\n", round);
 }
 
+/* ---- lookups racing the end of a span ------------------------------------ */
+
+/* A thread that reads a span with no lock (mgc_base, and the checks of
+   mgc_free, mgc_realloc, mgc_usable_size, given the pointer of an object
+   the collector took) may hold a record the sweep frees and a new span
+   reuses under it. Step by step: the freed record answers FREE, also when
+   its sweepgen is the sweeper's claim for good (the sweep that freed it
+   never moved it on; the reader waited for ever), and when it is set up
+   again for another span; every read stays in mapped memory (the bitmaps
+   were NULL: a fault). */
+/* An object of its own span: small, of a class no other test here uses
+   (its span empties when it dies), or large. Only the span and the index
+   leave: no pointer to it stays behind on the stack. */
+static __attribute__((noinline)) mgc_span *fr_make(int large, uintptr_t *idx, uintptr_t *hidden)
+{
+    void *p = large ? mgc_alloc_noscan(100000) : mgc_alloc_array(&TP, 100);
+    mgc_span *s = mgc__span_of((uintptr_t)p);
+    CHECK(s != NULL);
+    *idx = mgc__span_index(s, (uintptr_t)p);
+    *hidden = t_hide(p);
+    return s;
+}
+static void freed_record(void)
+{
+    t_watchdog(30, "freed_record (a lookup waiting on a freed span?)");
+    for (int large = 0; large < 2; large++) {
+        uintptr_t idx, hidden;
+        mgc_span *s = fr_make(large, &idx, &hidden);
+        uint32_t inc = mgc__span_pin(s);
+        CHECK(!(inc & 1));
+        CHECK(mgc__slot_state(s, idx, inc) == MGC_SLOT_LIVE);
+        if (large) {
+            mgc_free(t_unhide(hidden)); /* the span goes at once */
+        } else {
+            t_scrub_stack();
+            mgc_collect(); /* dropped: its span is swept away */
+        }
+        CHECK(mgc__span_of((uintptr_t)t_unhide(hidden)) != s);
+        CHECK(mgc__span_pin(s) & 1);
+        CHECK(mgc__slot_state(s, idx, inc) == MGC_SLOT_FREE);
+        CHECK(s->alloc_bits && s->mark_bytes && s->heap_bits);
+        uint32_t g = atomic_load(&s->sweepgen);
+        atomic_store(&s->sweepgen, atomic_load(&mgc__gc.sweepgen) - 1);
+        CHECK(mgc__slot_state(s, idx, inc) == MGC_SLOT_FREE);
+        atomic_store(&s->sweepgen, g);
+        /* Set up again (spare records are reused LIFO; the sweep may have
+           freed others after it): still FREE for the old incarnation,
+           while the new span's own is LIVE. */
+        static void *q[4096];
+        int n = 0;
+        do
+            q[n] = mgc_alloc_noscan(100000);
+        while (mgc__span_of((uintptr_t)q[n++]) != s && n < 4096);
+        CHECK_MSG(mgc__span_of((uintptr_t)q[n - 1]) == s, "the record was not reused in %d spans", n);
+        CHECK(mgc__slot_state(s, idx, inc) == MGC_SLOT_FREE);
+        CHECK(mgc__slot_state(s, 0, mgc__span_pin(s)) == MGC_SLOT_LIVE);
+        while (n)
+            mgc_free(q[--n]);
+    }
+    alarm(0);
+}
+
+/* Lookups of dropped objects' addresses while their spans are swept away
+   and reused (the reviewer's repro faulted within 30 ms): no fault, no
+   hang, and an answer is an object that holds the address. */
+#define RB_K 0x5a5a5a5a5a5a5a5aull
+static _Atomic uintptr_t rb_hidden; /* an address XOR RB_K: not a pointer */
+static _Atomic int rb_stop;
+static _Atomic uint64_t rb_calls, rb_found;
+static void *rb_prober(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&rb_stop)) {
+        uintptr_t h = atomic_load(&rb_hidden);
+        if (!h)
+            continue;
+        uintptr_t p = h ^ RB_K;
+        uintptr_t b = (uintptr_t)mgc_base((void *)p);
+        CHECK_MSG(!b || (b <= p && p - b < 200000), "mgc_base(%p) = %p, not an object holding it", (void *)p,
+                  (void *)b);
+        atomic_fetch_add(&rb_calls, 1);
+        atomic_fetch_add(&rb_found, b != 0);
+    }
+    return NULL;
+}
+static __attribute__((noinline)) void rb_round(uint64_t i)
+{
+    size_t sz = (i & 1) ? 40000 : (i & 2) ? 96 : 3 * 8192 * 4;
+    char *x = mgc_alloc_noscan(sz);
+    atomic_store(&rb_hidden, (uintptr_t)x ^ RB_K);
+}
+static void racing_base(double seconds)
+{
+    t_watchdog(60, "racing_base");
+    pthread_t t;
+    CHECK_EQ(mgc_pthread_create(&t, NULL, rb_prober, NULL), 0);
+    double end = t_now() + seconds;
+    uint64_t rounds = 0;
+    while (t_now() < end) {
+        rb_round(rounds++);
+        t_scrub_stack();
+        mgc_collect(); /* the object dies; its span is swept away */
+        void *keep = mgc_alloc_noscan(100000); /* a record set up again */
+        (void)keep;
+    }
+    atomic_store(&rb_stop, 1);
+    pthread_join(t, NULL);
+    alarm(0);
+    printf("racing_base: %llu rounds, %llu lookups, %llu found an object\n", (unsigned long long)rounds,
+           (unsigned long long)rb_calls, (unsigned long long)rb_found);
+    CHECK(rounds > 100 && rb_calls > rounds);
+}
+
 /* ---- free in every phase, under threads --------------------------------- */
 
 #define NOBJ 512
@@ -811,6 +924,8 @@ int main(void)
     scopes();
     free_unswept();
     free_during_bg_sweep();
+    freed_record();
+    racing_base(T_TSAN ? 0.5 : 1.5);
     aborts();
     asan_reports();
     threads(3.0);

@@ -99,7 +99,9 @@ int main(void)
     CHECK(ty->heap_bits != NULL && ty->slot_types != NULL);
     CHECK((uintptr_t)(ty->slot_types + ty->nelems) <= (uintptr_t)(ty->heap_bits + ty->heapwords));
     mgc_span *ty2 = make_span(mgc__size_to_class(1024), MGC_KIND_TYPED);
-    CHECK(ty2->heap_bits == NULL && ty2->slot_types == NULL);
+    /* None for bigger slots: no words of heap bits, no slot types (and
+       heap_bits, never NULL for lock-free readers, at the block). */
+    CHECK(ty2->heapwords == 0 && ty2->slot_types == NULL && ty2->heap_bits == ty2->alloc_bits);
     mgc_span *tiny = make_span(MGC_TINY_CLASS, MGC_KIND_TINY);
     CHECK(tiny->heapwords * 8 >= tiny->nelems); /* a descriptor byte per block */
     mgc__cs_exit(t);

@@ -59,6 +59,16 @@
 #define MGC_TSAN 0
 #endif
 
+/* A seqlock reader's reads, which another thread may be writing (free.h,
+   mgc__span_pin): the answer is used only once a sequence number, read
+   outside such a function, shows that nothing changed. ThreadSanitizer
+   cannot know that and would report each one as a race. */
+#if MGC_TSAN
+#define MGC_SPECULATIVE __attribute__((no_sanitize("thread"), noinline))
+#else
+#define MGC_SPECULATIVE
+#endif
+
 /* mgc's global state that may hold heap addresses lives in this section so
    the root scanner can leave it out (roots.c). */
 #define MGC_STATE __attribute__((section("mgc_state"), aligned(64)))

@@ -109,23 +109,37 @@ enum mgc_slot_state { MGC_SLOT_FREE, MGC_SLOT_DEAD, MGC_SLOT_LIVE };
 
 /* Does slot (of span class spc, not tiny) carry the freed mark? */
 MGC_INTERNAL bool mgc__freed_by_hand(uintptr_t slot, unsigned spc);
-MGC_INTERNAL enum mgc_slot_state mgc__slot_state(const mgc_span *s, uintptr_t idx);
 
-/* Is large span s's object dead: found unreachable by the last mark, its
-   span not swept yet? Its one slot's state (freeindex is 1 from its
-   allocation; the sweep of a live large span clears its mark before it
-   publishes sweepgen, which the seqlock in mgc__slot_state waits out).
+/* A lock-free reader's first step on a span it found with mgc__span_of:
+   the record's incarnation (span.h), which it passes to mgc__slot_state.
+   Odd: the span was freed since the lookup (there is no object). The
+   fields the reader reads after this (geometry, bitmap pointers) may be a
+   later span's if the record is freed and set up again meanwhile, but
+   mgc__slot_state then answers FREE: a decision to use an object is taken
+   only on what its answer LIVE vouches for, and a caller that holds a
+   live object's pointer never sees its span change. */
+MGC_INLINE uint32_t mgc__span_pin(const mgc_span *s)
+{
+    return atomic_load_explicit(&s->incarnation, memory_order_acquire);
+}
+
+/* The state of slot idx of s, s still the incarnation inc (else FREE: the
+   span was freed, and whatever the caller read of it is stale). For a
+   large span, slot 0 (freeindex is 1 from its allocation; the sweep of a
+   live large span clears its mark before it publishes sweepgen, which the
+   seqlock waits out): DEAD when the last mark did not reach the object.
    Exact for a pointer the caller holds: mark bits change only with the
    world stopped. */
-MGC_INLINE bool mgc__large_dead(const mgc_span *s) { return mgc__slot_state(s, 0) == MGC_SLOT_DEAD; }
+MGC_INTERNAL enum mgc_slot_state mgc__slot_state(const mgc_span *s, uintptr_t idx, uint32_t inc);
 /* Abort naming p (given to fn), whose slot is in state st (not LIVE). */
 MGC_INTERNAL MGC_COLD MGC_NORETURN void mgc__not_live(const char *fn, uintptr_t p, enum mgc_slot_state st);
 /* Abort naming p (given to fn), which no in-use span holds. */
 MGC_INTERNAL MGC_COLD MGC_NORETURN void mgc__no_object(const char *fn, uintptr_t p);
-/* Abort naming p (given to fn) unless its slot (idx of s, at slot) is
-   allocated, was reached by the last mark if s is unswept, and carries no
-   freed mark; freed_why ends the freed line. Inside a no-suspend section. */
-MGC_INTERNAL void mgc__check_live(const char *fn, uintptr_t p, const mgc_span *s, uintptr_t idx, uintptr_t slot,
-                                  const char *freed_why);
+/* Abort naming p (given to fn) unless its slot (idx of s, at slot; s
+   pinned as inc) is allocated, was reached by the last mark if s is
+   unswept, and carries no freed mark; freed_why ends the freed line.
+   Inside a no-suspend section. */
+MGC_INTERNAL void mgc__check_live(const char *fn, uintptr_t p, const mgc_span *s, uint32_t inc, uintptr_t idx,
+                                  uintptr_t slot, const char *freed_why);
 
 #endif /* MGC_FREE_H */

@@ -42,6 +42,9 @@ typedef struct mgc_heap {
     uint64_t pages_inuse; /* lock */
     mgc_span **allspans;  /* every in-use span, for heap walks; lock */
     size_t nallspans, allspans_cap; /* lock */
+    /* Freed span records, linked by next, for spans only (span.h,
+       incarnation: a lock-free reader may still hold one); lock */
+    mgc_span *spare;
 } mgc_heap;
 
 extern MGC_INTERNAL mgc_heap mgc__heap;

@@ -17,6 +17,15 @@ enum mgc_meta_cat {
     MGC_META_NCAT
 };
 
+/* Blocks of at most MGC_META_STABLE_MAX bytes are carved from chunks that
+   stay mapped for ever, and MGC_META_READ_SLACK bytes past the start of
+   any such block are mapped too: a thread that holds a stale pointer to a
+   freed block (span.h: the bitmaps of a span freed under a lock-free
+   reader) may read that far from it without faulting. Larger blocks are
+   unmapped when freed. */
+#define MGC_META_STABLE_MAX 16384u
+#define MGC_META_READ_SLACK 4096u
+
 /* Zeroed, 16-byte aligned. Aborts the process if the OS has no memory left:
    the collector cannot run without its metadata. */
 MGC_INTERNAL void *mgc__meta_alloc(size_t size, enum mgc_meta_cat cat);
@@ -28,6 +37,9 @@ MGC_INTERNAL void *mgc__meta_grow(void *arr, size_t n, size_t *cap, size_t elem,
                                   enum mgc_meta_cat cat);
 /* Account bytes mapped for metadata outside this allocator (page tables). */
 MGC_INTERNAL void mgc__meta_account_sys(enum mgc_meta_cat cat, int64_t bytes);
+/* Account bytes of blocks a user of this allocator keeps on its own free
+   list (heap.c's span records): out of use (negative) or back in use. */
+MGC_INTERNAL void mgc__meta_account_inuse(enum mgc_meta_cat cat, int64_t bytes);
 MGC_INTERNAL void mgc__meta_read(uint64_t inuse[MGC_META_NCAT], uint64_t sys[MGC_META_NCAT]);
 MGC_INTERNAL void mgc__meta_fork_prepare(void);
 MGC_INTERNAL void mgc__meta_fork_parent(void);

@@ -97,6 +97,22 @@ struct mgc_span {
        separate metadata block, so a large object costs one metadata
        allocation, not two. */
     uint64_t inline_bits[2];
+
+    /* The record's life, a seqlock for threads that read a span with no
+       lock (free.h: mgc__span_pin, mgc__slot_state; mgc_base, mgc_free and
+       friends, given any pointer, the pointer of an object the collector
+       already took included): odd while the record is free or being set
+       up, even while it is an in-use span; it changes under the heap lock
+       only (heap.c), to odd before anything of a freed span is released,
+       to even after a new span's fields are set and before the span map
+       points at it. Records are kept for spans only, never handed to other
+       metadata (heap.c's spare list), and alloc_bits, mark_bytes and
+       heap_bits never hold NULL once set: they point at metadata that stays
+       mapped (meta.h), so a reader holding a record freed and set up again
+       under it reads stale but mapped memory, and learns from this number
+       that it must not use what it read. Last in the record, out of the
+       reset (heap.c). */
+    _Atomic uint32_t incarnation;
 };
 
 /* The owner's store of freeindex: relaxed atomic, as other threads read it
