@@ -336,13 +336,15 @@ static void release_reserve_at(uintptr_t base, uintptr_t owner)
 /* A span record to set up, its incarnation odd: a spare one (a reader may
    still look at it: every field but the bitmap pointers, which must never
    be NULL, and the incarnation is reset, and span_init points the bitmaps
-   at the new span's), or a new one. Caller holds the lock. */
+   at the new span's), or a new one; NULL if there is no memory for one.
+   Caller holds the lock. */
 static mgc_span *new_record(void)
 {
     mgc_span *s = H.spare;
     if (!s) {
-        s = mgc__meta_alloc(sizeof *s, MGC_META_MSPAN);
-        atomic_store_explicit(&s->incarnation, 1, memory_order_relaxed);
+        s = mgc__meta_try_alloc(sizeof *s, MGC_META_MSPAN);
+        if (s)
+            atomic_store_explicit(&s->incarnation, 1, memory_order_relaxed);
         return s;
     }
     H.spare = s->next;
@@ -352,22 +354,50 @@ static mgc_span *new_record(void)
     return s;
 }
 
+/* s (incarnation odd) onto the spare list. Caller holds the lock. */
+static void spare_record(mgc_span *s)
+{
+    s->next = H.spare;
+    H.spare = s;
+    mgc__meta_account_inuse(MGC_META_MSPAN, -(int64_t)sizeof *s);
+}
+
 mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t room, uintptr_t prev,
                                uintptr_t owner)
 {
     bool needzero;
-    uintptr_t reserved;
+    uintptr_t reserved, idx = NONE;
     mgc__lock(&H.lock);
     if (prev)
         release_reserve_at(prev, owner);
-    uintptr_t idx = alloc_pages(npages, room, &needzero, &reserved);
+    /* The metadata before the pages: without it (an address-space limit
+       reached by a heap of small objects), the caller gets NULL and
+       answers ENOMEM after a collection, as for pages. */
+    size_t words = mgc__span_bits_words(spanclass, (uint32_t)npages);
+    uint64_t *bits = NULL;
+    mgc_span **all = mgc__meta_try_grow(H.allspans, H.nallspans, &H.allspans_cap, sizeof *H.allspans, 1024,
+                                        MGC_META_MSPAN);
+    mgc_span *s = NULL;
+    if (all) {
+        H.allspans = all;
+        s = new_record();
+    }
+    if (s && words > 2 && !(bits = mgc__meta_try_alloc(words * 8, MGC_META_GC))) {
+        spare_record(s);
+        s = NULL;
+    }
+    if (s)
+        idx = alloc_pages(npages, room, &needzero, &reserved);
     if (idx == NONE) {
+        if (s) {
+            mgc__meta_free(bits, words * 8, MGC_META_GC);
+            spare_record(s);
+        }
         mgc__unlock(&H.lock);
         return NULL;
     }
-    mgc_span *s = new_record();
     uintptr_t base = H.base + idx * MGC_PAGE_SIZE;
-    mgc__span_init(s, spanclass, base, (uint32_t)npages);
+    mgc__span_init(s, spanclass, base, (uint32_t)npages, bits);
     s->reserved = (uint32_t)reserved;
     s->reserve_owner = owner;
     if (s->large) {
@@ -375,7 +405,6 @@ mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t r
         MGC_TRACK_ALLOC(base, s->elemsize);
     }
     s->needzero = needzero;
-    H.allspans = mgc__meta_grow(H.allspans, H.nallspans, &H.allspans_cap, sizeof *H.allspans, 1024, MGC_META_MSPAN);
     s->allspans_index = (uint32_t)H.nallspans;
     H.allspans[H.nallspans++] = s;
     /* Even: set up. Release, so a reader that sees it sees the fields (and
@@ -443,9 +472,7 @@ void mgc__heap_free_span(mgc_span *s)
         MGC_TRACK_FREE(s->base, s->elemsize);
     MGC_TRACK_NOACCESS(s->base, (size_t)s->npages * MGC_PAGE_SIZE);
     mgc__span_release_bits(s);
-    s->next = H.spare;
-    H.spare = s;
-    mgc__meta_account_inuse(MGC_META_MSPAN, -(int64_t)sizeof *s);
+    spare_record(s);
     mgc__unlock(&H.lock);
 }
 

@@ -67,7 +67,9 @@ static void do_init(void)
 {
     mgc__gc.start_ns = mgc__os_nanotime();
     mgc__options_init();
-    init_err = mgc__heap_init();
+    init_err = mgc__meta_init();
+    if (!init_err)
+        init_err = mgc__heap_init();
     if (init_err)
         return;
     /* Start at 4 so that sg-2 and sg-1 never wrap in the first cycles. */

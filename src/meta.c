@@ -14,6 +14,8 @@
 #include "internal/lock.h"
 #include "internal/os.h"
 
+#include <errno.h>
+
 #define META_CHUNK (1u << 20)
 #define META_STEP 16u
 #define META_MAX_SMALL MGC_META_STABLE_MAX
@@ -31,20 +33,58 @@ static struct {
     _Atomic uint64_t sys[MGC_META_NCAT];   /* bytes mapped for this category */
 } meta MGC_STATE;
 
-static void *meta_os(size_t size)
+/* Address space mapped at start-up for the metadata the collector itself
+   needs (root lists, mark buffers, thread records) once the OS has none
+   left: the allocation path's metadata (mgc__meta_try_alloc) fails first
+   and answers ENOMEM, and the collection that precedes that answer, or
+   that drops objects to make room, can still run. Carved by a bump,
+   never reused; lock. */
+#define META_EMERGENCY (8u << 20)
+static char *emerg_cur, *emerg_end;
+
+int mgc__meta_init(void)
 {
-    void *p = mgc__os_alloc(size);
+    emerg_cur = mgc__os_alloc(META_EMERGENCY);
+    if (!emerg_cur)
+        return ENOMEM;
+    emerg_end = emerg_cur + META_EMERGENCY;
+    return 0;
+}
+
+/* len bytes (a multiple of 4096) from the OS, or from the emergency
+   region when may_dip and the OS has none. Caller holds the lock. */
+static char *from_os(size_t len, bool may_dip)
+{
+    char *p = mgc__os_alloc(len);
+    if (!p && may_dip && (size_t)(emerg_end - emerg_cur) >= len) {
+        p = emerg_cur;
+        emerg_cur += len;
+    }
+    return p;
+}
+
+static void *meta_alloc(size_t size, enum mgc_meta_cat cat, bool may_dip);
+
+void *mgc__meta_alloc(size_t size, enum mgc_meta_cat cat)
+{
+    void *p = meta_alloc(size, cat, true);
     if (!p)
         mgc__fatal("out of memory for metadata (%zu bytes)", size);
     return p;
 }
 
-void *mgc__meta_alloc(size_t size, enum mgc_meta_cat cat)
+void *mgc__meta_try_alloc(size_t size, enum mgc_meta_cat cat) { return meta_alloc(size, cat, false); }
+
+static void *meta_alloc(size_t size, enum mgc_meta_cat cat, bool may_dip)
 {
     size = mgc__round_up(size ? size : 1, META_STEP);
     if (size > META_MAX_SMALL) {
         size_t len = mgc__round_up(size, 4096);
-        void *p = meta_os(len);
+        mgc__lock(&meta.lock);
+        void *p = from_os(len, may_dip);
+        mgc__unlock(&meta.lock);
+        if (!p)
+            return NULL;
         atomic_fetch_add_explicit(&meta.sys[cat], len, memory_order_relaxed);
         atomic_fetch_add_explicit(&meta.inuse[cat], len, memory_order_relaxed);
         return p;
@@ -62,7 +102,12 @@ void *mgc__meta_alloc(size_t size, enum mgc_meta_cat cat)
         if ((size_t)(meta.end - meta.cur) < size) {
             /* The rest of the old chunk is abandoned: less than 16 KiB of
                1 MiB. The slack after end is never handed out. */
-            meta.cur = meta_os(META_CHUNK);
+            char *c = from_os(META_CHUNK, may_dip);
+            if (!c) {
+                mgc__unlock(&meta.lock);
+                return NULL;
+            }
+            meta.cur = c;
             meta.end = meta.cur + META_CHUNK - MGC_META_READ_SLACK;
         }
         p = meta.cur;
@@ -74,12 +119,31 @@ void *mgc__meta_alloc(size_t size, enum mgc_meta_cat cat)
     return p;
 }
 
+static void *grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first, enum mgc_meta_cat cat,
+                  bool may_dip);
+
 void *mgc__meta_grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first, enum mgc_meta_cat cat)
+{
+    void *p = grow(arr, n, cap, elem, first, cat, true);
+    if (!p)
+        mgc__fatal("out of memory for metadata (%zu bytes)", (*cap ? *cap * 2 : first) * elem);
+    return p;
+}
+
+void *mgc__meta_try_grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first, enum mgc_meta_cat cat)
+{
+    return grow(arr, n, cap, elem, first, cat, false);
+}
+
+static void *grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first, enum mgc_meta_cat cat,
+                  bool may_dip)
 {
     if (n < *cap)
         return arr;
     size_t ncap = *cap ? *cap * 2 : first;
-    void *p = mgc__meta_alloc(ncap * elem, cat);
+    void *p = meta_alloc(ncap * elem, cat, may_dip);
+    if (!p)
+        return NULL;
     if (n)
         memcpy(p, arr, n * elem);
     mgc__meta_free(arr, *cap * elem, cat);

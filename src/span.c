@@ -45,7 +45,34 @@ bool mgc__span_refill_cache(mgc_span *s)
     return false;
 }
 
-void mgc__span_init(mgc_span *s, unsigned spanclass, uintptr_t base, uint32_t npages)
+/* Words of heap bits and type pointers (typed spans of small slots) or
+   tiny descriptors after the alloc bits and mark bytes. */
+static uint32_t heap_words(unsigned spanclass, uint32_t npages)
+{
+    unsigned sc = mgc__spanclass_sizeclass(spanclass), kind = mgc__spanclass_kind(spanclass);
+    if (sc == 0)
+        return 0;
+    uint32_t nelems = mgc__class_nelems[sc];
+    if (kind == MGC_KIND_TYPED && mgc__class_size[sc] <= MGC_TYPED_BITS_MAX)
+        /* heap bits (one per word), then one type pointer per slot */
+        return (uint32_t)(((uint64_t)npages * MGC_PAGE_SIZE / 8 + 63) / 64) + nelems;
+    if (kind == MGC_KIND_TINY)
+        return (nelems + 7) / 8; /* a descriptor byte per block (cache.h) */
+    return 0;
+}
+
+size_t mgc__span_bits_words(unsigned spanclass, uint32_t npages)
+{
+    unsigned sc = mgc__spanclass_sizeclass(spanclass);
+    uint32_t nelems = sc ? mgc__class_nelems[sc] : 1;
+    size_t words = (size_t)(nelems + 63) / 64 + (nelems + 7) / 8 + heap_words(spanclass, npages);
+    /* Never unmapped when freed (span.h: lock-free readers); 9472 bytes at
+       most, for typed 8-byte objects. */
+    MGC_ASSERT(words * 8 <= MGC_META_STABLE_MAX);
+    return words;
+}
+
+void mgc__span_init(mgc_span *s, unsigned spanclass, uintptr_t base, uint32_t npages, uint64_t *bits)
 {
     unsigned sc = mgc__spanclass_sizeclass(spanclass);
     unsigned kind = mgc__spanclass_kind(spanclass);
@@ -69,21 +96,13 @@ void mgc__span_init(mgc_span *s, unsigned spanclass, uintptr_t base, uint32_t np
     }
     s->nbitwords = (s->nelems + 63) / 64;
     s->nmarkwords = (s->nelems + 7) / 8;
-    s->heapwords = 0;
-    if (kind == MGC_KIND_TYPED && sc != 0 && s->elemsize <= MGC_TYPED_BITS_MAX)
-        /* heap bits (one per word), then one type pointer per slot */
-        s->heapwords = (uint32_t)(((uint64_t)npages * MGC_PAGE_SIZE / 8 + 63) / 64) + s->nelems;
-    else if (kind == MGC_KIND_TINY)
-        s->heapwords = (s->nelems + 7) / 8; /* a descriptor byte per block (cache.h) */
+    s->heapwords = heap_words(spanclass, npages);
     size_t words = (size_t)s->nbitwords + s->nmarkwords + s->heapwords;
-    uint64_t *bits = s->inline_bits;
-    if (words <= 2)
+    MGC_ASSERT(words == mgc__span_bits_words(spanclass, npages) && (words <= 2) == (bits == NULL));
+    if (!bits) {
+        bits = s->inline_bits;
         bits[0] = bits[1] = 0;
-    else
-        bits = mgc__meta_alloc(words * 8, MGC_META_GC);
-    /* Never unmapped when freed (span.h: lock-free readers); 9472 bytes at
-       most, for typed 8-byte objects. */
-    MGC_ASSERT(words * 8 <= MGC_META_STABLE_MAX);
+    }
     s->alloc_bits = bits;
     s->mark_bytes = (uint8_t *)(bits + s->nbitwords);
     /* Without heap bits, the block itself: never NULL (span.h, incarnation). */

@@ -3,7 +3,9 @@
 /* Out of memory: the heap is capped (RLIMIT_AS makes the reservation fall
    back to a small one); an allocation that finds no room collects, retries,
    and returns NULL with ENOMEM only if the collection did not help. The
-   process survives and allocation works again once memory is dropped. */
+   process survives and allocation works again once memory is dropped;
+   also when what runs out first is the address space for the metadata of
+   a heap of small objects. */
 #include "internal/heap.h"
 #include "testing.h"
 #include <mgc.h>
@@ -54,6 +56,60 @@ static void capped(void *arg)
     printf("ok: %zu live chunks filled the heap\n", n);
 }
 
+/* The process's address space in use now (VmSize), in bytes. */
+static uint64_t vm_size(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    CHECK(f != NULL);
+    char line[256];
+    uint64_t kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %" SCNu64 " kB", &kb) == 1)
+            break;
+    fclose(f);
+    CHECK(kb > 0);
+    return kb << 10;
+}
+
+static void *volatile small_list; /* in bss: a root */
+
+/* An address-space limit that leaves the 1 GiB reservation room but not
+   the metadata of a heap full of 16-byte objects (about a tenth of it):
+   the allocation's metadata runs out first, and the answer is still NULL
+   and ENOMEM after a collection, not an abort (it was "fatal: out of
+   memory for metadata"); the collection itself runs on the emergency
+   metadata reserved at start-up. */
+static void capped_metadata(void *arg)
+{
+    (void)arg;
+    /* The reservation maps 64 MiB more while it aligns itself; the
+       emergency metadata is 8 MiB. */
+    uint64_t lim = vm_size() + (1ull << 30) + (64ull << 20) + (8ull << 20);
+    struct rlimit rl = {lim, lim};
+    CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+    CHECK_EQ(mgc_init(), 0);
+    CHECK_EQ(mgc__heap.reserved, 1ull << 30);
+    mgc_set_gc_percent(-1);
+    size_t n = 0;
+    for (;;) {
+        errno = 0;
+        void **p = mgc_alloc(16);
+        if (!p) {
+            CHECK_EQ(errno, ENOMEM);
+            break;
+        }
+        p[0] = small_list;
+        small_list = p;
+        n++;
+    }
+    /* Stopped by the metadata, with pages to spare. */
+    CHECK_MSG(n * 16 < (1ull << 30) - (64ull << 20), "%zu objects: the heap filled up first", n);
+    small_list = NULL;
+    CHECK(mgc_alloc(16) != NULL);
+    CHECK(mgc_alloc(1 << 20) != NULL);
+    printf("ok: %zu small objects (%zu MiB) until the metadata ran out\n", n, n * 16 >> 20);
+}
+
 int main(void)
 {
     if (getenv("MGC_TEST_SANITIZE")) {
@@ -64,6 +120,10 @@ int main(void)
     }
     t_child c;
     t_run_child(capped, NULL, &c);
+    CHECK_MSG(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "status %d\n%s%s", c.status, c.out, c.err);
+    CHECK(strstr(c.out, "ok: "));
+    printf("%s", c.out);
+    t_run_child(capped_metadata, NULL, &c);
     CHECK_MSG(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "status %d\n%s%s", c.status, c.out, c.err);
     CHECK(strstr(c.out, "ok: "));
     printf("%s", c.out);

@@ -11,7 +11,10 @@ static mgc_span *make_span(unsigned sizeclass, unsigned kind)
 {
     mgc_span *s = mgc__meta_alloc(sizeof *s, MGC_META_MSPAN);
     static char mem[10 * 8192] __attribute__((aligned(16)));
-    mgc__span_init(s, mgc__spanclass(sizeclass, kind), (uintptr_t)mem, mgc__class_npages[sizeclass]);
+    unsigned spc = mgc__spanclass(sizeclass, kind);
+    size_t words = mgc__span_bits_words(spc, mgc__class_npages[sizeclass]);
+    mgc__span_init(s, spc, (uintptr_t)mem, mgc__class_npages[sizeclass],
+                   words > 2 ? mgc__meta_alloc(words * 8, MGC_META_GC) : NULL);
     return s;
 }
 

@@ -26,15 +26,24 @@ enum mgc_meta_cat {
 #define MGC_META_STABLE_MAX 16384u
 #define MGC_META_READ_SLACK 4096u
 
+/* Maps the emergency region (meta.c) at start-up; ENOMEM if it cannot. */
+MGC_INTERNAL int mgc__meta_init(void);
+
 /* Zeroed, 16-byte aligned. Aborts the process if the OS has no memory left:
    the collector cannot run without its metadata. */
 MGC_INTERNAL void *mgc__meta_alloc(size_t size, enum mgc_meta_cat cat);
+/* The same, but NULL when the OS has no memory (the allocation path, which
+   can answer ENOMEM instead: heap.c). */
+MGC_INTERNAL void *mgc__meta_try_alloc(size_t size, enum mgc_meta_cat cat);
 MGC_INTERNAL void mgc__meta_free(void *p, size_t size, enum mgc_meta_cat cat);
 /* Room for one more element in a metadata array of *cap elements of elem
    bytes, n of them in use: the array itself while n < *cap, else a copy
    twice as large (first elements when empty), the old one freed. */
 MGC_INTERNAL void *mgc__meta_grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first,
                                   enum mgc_meta_cat cat);
+/* The same, but NULL (arr and *cap unchanged) when the OS has no memory. */
+MGC_INTERNAL void *mgc__meta_try_grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first,
+                                      enum mgc_meta_cat cat);
 /* Account bytes mapped for metadata outside this allocator (page tables). */
 MGC_INTERNAL void mgc__meta_account_sys(enum mgc_meta_cat cat, int64_t bytes);
 /* Account bytes of blocks a user of this allocator keeps on its own free

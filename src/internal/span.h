@@ -138,9 +138,13 @@ MGC_INTERNAL uint32_t mgc__span_count_alloc(const mgc_span *s);
    freeindex (advancing freeindex over allocated slots). Returns false when the
    span has no free slot left. Go's nextFreeIndex. */
 MGC_INTERNAL bool mgc__span_refill_cache(mgc_span *s);
-/* Set up a fresh small span's fields and bitmaps for its span class. The
-   caller holds the heap lock. */
-MGC_INTERNAL void mgc__span_init(mgc_span *s, unsigned spanclass, uintptr_t base, uint32_t npages);
+/* Words of bitmaps a span of spanclass over npages has (at most 2 live in
+   the span itself, inline_bits). */
+MGC_INTERNAL size_t mgc__span_bits_words(unsigned spanclass, uint32_t npages);
+/* Set up a fresh span's fields and bitmaps for its span class: bits is a
+   zeroed metadata block of mgc__span_bits_words words, or NULL when those
+   are at most 2. The caller holds the heap lock. */
+MGC_INTERNAL void mgc__span_init(mgc_span *s, unsigned spanclass, uintptr_t base, uint32_t npages, uint64_t *bits);
 MGC_INTERNAL void mgc__span_release_bits(mgc_span *s);
 
 #endif /* MGC_SPAN_H */
