@@ -21,8 +21,12 @@
  * TLS blocks of attached threads, ranges given to mgc_add_roots(), every word
  * of an object from mgc_alloc(), and the pointer words of a typed object.
  * Memory from malloc() is not scanned unless registered with mgc_add_roots().
- * A pointer anywhere inside an object keeps it alive; one past its end does
- * not.
+ * Nor is what glibc keeps for a thread outside its stack: values given to
+ * pthread_setspecific and a thread's return value waiting for
+ * pthread_join are not roots (keep such an object reachable elsewhere, or
+ * register the place). A pointer anywhere inside an object's usable size
+ * (mgc_usable_size, which may exceed the size asked for) keeps it alive;
+ * one past that end does not.
  *
  * Configuration comes from Go's own environment variables: GOGC, GOMEMLIMIT,
  * GODEBUG (gctrace=1, gccheckmark=1), GOMAXPROCS. See README.md.
@@ -70,7 +74,10 @@ MGC_API int mgc_init(void);
 /* A thread is attached on its first mgc call. A thread that holds heap
    pointers without ever calling mgc must attach itself. Attached threads are
    stopped with a signal (SIGPWR) during collections; the handler uses
-   SA_RESTART. Detached automatically at thread exit. Returns 0 or an errno. */
+   SA_RESTART. SIGPWR is mgc's: a program must not install its own handler
+   for it, block it in an attached thread, or ignore it (a collection then
+   waits for ever, warning every few seconds). Detached automatically at
+   thread exit. Returns 0 or an errno. */
 MGC_API int mgc_thread_attach(void);
 MGC_API void mgc_thread_detach(void);
 /* pthread_create whose argument stays reachable until the new thread runs;
@@ -179,8 +186,11 @@ MGC_API void mgc_scope_keep(mgc_scope *s, void *p);
      memory) and must live where the collector looks: its first member is
      its one heap pointer (inside a typed object, mark that word a pointer).
      A struct in malloc memory is not scanned: its storage would be
-     reclaimed, and the next growth's free would abort naming it (not
-     allocated, or found unreachable). All-zero is a valid empty buf and
+     reclaimed, and the next growth's free aborts naming it (not
+     allocated, or found unreachable) only if nothing took the storage's
+     place meanwhile; if another object did, that object is freed in its
+     stead, which corrupts the heap (register the struct with
+     mgc_add_roots instead). All-zero is a valid empty buf and
      map; a vec needs an init call (its element type).
    - Aliasing: a pointer into a container's storage (mgc_buf_bytes,
      mgc_buf_cstr, mgc_vec_at, mgc_vec_data, mgc_vec_push's result) is
@@ -360,7 +370,8 @@ MGC_API size_t mgc_vec_cap(const mgc_vec *v);
 MGC_API void *mgc_vec_data(const mgc_vec *v);
 /* Capacity for at least n elements in all (C++'s reserve). */
 MGC_API void mgc_vec_reserve(mgc_vec *v, size_t n);
-/* Keep the first n <= len elements; the rest are zeroed. */
+/* Keep the first n <= len elements; in a vector that holds pointers the
+   rest are zeroed (see above), a noscan vector's keep their bytes. */
 MGC_API void mgc_vec_truncate(mgc_vec *v, size_t n);
 /* Free the array now; the vector is empty and keeps its element type. */
 MGC_API void mgc_vec_free(mgc_vec *v);
