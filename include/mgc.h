@@ -128,7 +128,9 @@ MGC_API void *mgc_base(const void *p);
    collector reclaims it. A large object (> 32 KiB, or an mgc_buf's storage
    from 32 KiB, mgc_buf_detach's result included) returns its pages to the
    heap at once. Tiny objects (noscan, < 16 bytes) share blocks: freeing one
-   is a no-op, the collector reclaims it. NULL is ignored.
+   is a no-op, the collector reclaims it (and the only check is that p
+   starts a tiny object: a double free of one is not caught). NULL is
+   ignored.
    Safe in any phase of the collector, from any thread. The program must
    hold the only reference (freeing what it still uses is its bug).
    Aborts with one line naming p for: a pointer mgc did not return, an
@@ -137,7 +139,8 @@ MGC_API void *mgc_base(const void *p);
 MGC_API void mgc_free(void *p);
 /* The same, and the size is checked too: size is the size asked at
    allocation, or of the last mgc_realloc that returned p (for a typed
-   object, type size x count), and noscan says whether it was a noscan (or
+   object, type size x count, a realloc's count being its size rounded up
+   to whole elements), and noscan says whether it was a noscan (or
    pointer-free typed) object. Aborts if they do not match p. */
 MGC_API void mgc_free_sized(void *p, size_t size, int noscan);
 

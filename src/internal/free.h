@@ -50,8 +50,8 @@ MGC_INLINE uintptr_t mgc__free_link_off(unsigned spc)
    typed object: type size x count), get an object of s: its size class,
    or for a large span its number of pages? mgc_free_sized's check, and
    mgc_realloc's test for staying in place, so that the size given to the
-   last mgc_realloc is one mgc_free_sized accepts. Tiny: any size under 16
-   bytes. */
+   last mgc_realloc (for a typed object, rounded up to whole elements) is
+   one mgc_free_sized accepts. Tiny: any size under 16 bytes. */
 MGC_INLINE bool mgc__size_fits_span(const mgc_span *s, size_t size)
 {
     if (s->large)
