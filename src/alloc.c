@@ -590,9 +590,15 @@ void *mgc_realloc(void *ptr, size_t size)
        a shrink into a smaller class gives the slack back. A typed array
        then gets its new length in its pointer map, or pointers stored in
        the new elements would be invisible to the collector. Size 0: a
-       fresh minimal object, as documented. */
+       fresh minimal object, as documented. More than the heap can hold:
+       NULL and ENOMEM for every kind, the object untouched, as from
+       mgc_alloc. */
+    if (size > mgc__heap.reserved) {
+        errno = ENOMEM;
+        return NULL;
+    }
     size_t asked = size;
-    if (o.kind == MGC_KIND_TYPED && size <= mgc__heap.reserved) /* whole elements; no overflow */
+    if (o.kind == MGC_KIND_TYPED) /* whole elements; no overflow below the heap's size */
         asked = (size / o.type->size + (size % o.type->size != 0)) * o.type->size;
     if (size && mgc__size_fits_span(o.s, asked) && (o.s->kind != MGC_KIND_TINY || size <= o.usable)) {
         if (o.kind == MGC_KIND_TYPED)

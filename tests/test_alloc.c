@@ -12,6 +12,8 @@ static const uint8_t mask_001[] = {0x04};                     /* word 2 */
 static const mgc_type T24 = {24, 24, mask_001, "T24"};        /* 8192 is no multiple */
 static const mgc_type T1K = {1024, 128, mask_big, "T1K"};
 static const mgc_type TNP = {24, 0, NULL, "no pointers"};
+static const uint8_t mask_1[] = {0x01};
+static const mgc_type T8 = {8, 8, mask_1, "T8"}; /* a 16-byte slot, the smallest typed one */
 
 /* No span holds any page of [p + from, p + to): the pages are free (or not
    yet mapped, at the top of the heap). */
@@ -104,6 +106,8 @@ static void die_usable_dead_large(void *arg)
     mgc_usable_size(t_unhide(h));
 }
 static void die_tiny_interior(void *arg) { mgc_usable_size((char *)mgc_alloc_noscan(6) + 1); }
+/* SIZE_MAX plus the typed header wraps to 15: no size of a 16-byte slot. */
+static void die_free_sized_huge_typed(void *arg) { mgc_free_sized(mgc_alloc_typed(&T8), SIZE_MAX, 0); }
 static void die_bad_type(void *arg)
 {
     static const mgc_type bad = {16, 32, mask_1010, "bad"};
@@ -282,6 +286,30 @@ int main(void)
     CHECK(mgc_alloc_noscan((size_t)1 << 62) == NULL && errno == ENOMEM);
     errno = 0;
     CHECK(mgc_alloc_array(&T32, SIZE_MAX / 8) == NULL && errno == ENOMEM);
+    /* A typed object reallocated to more than the heap holds: NULL and
+       ENOMEM, as for the other kinds, and the object as it was. Sizes from
+       SIZE_MAX - 15 used to wrap when the typed header was added, into the
+       smallest classes: "in place", then a count of SIZE_MAX / 8 elements
+       written into the heap bits (a hang). Each slot kind: bits, header,
+       large. */
+    void **ht[3] = {mgc_alloc_typed(&T8), mgc_alloc_typed(&T1K), mgc_alloc_array(&T1K, 40)};
+    t_watchdog(30, "mgc_realloc of a typed object to SIZE_MAX - k");
+    for (int i = 0; i < 3; i++) {
+        size_t u = mgc_usable_size(ht[i]);
+        ht[i][0] = o; /* word 0: a pointer word of both types */
+        for (size_t k = 0; k < 40; k++) {
+            errno = 0;
+            void *q = mgc_realloc(ht[i], huge - k);
+            CHECK_MSG(q == NULL && errno == ENOMEM, "realloc(%zu-byte typed object, SIZE_MAX - %zu) = %p, errno %d",
+                      u, k, q, errno);
+        }
+        errno = 0;
+        CHECK(mgc_realloc(ht[i], (size_t)1 << 62) == NULL && errno == ENOMEM);
+        CHECK_EQ(mgc_usable_size(ht[i]), u);
+        CHECK(ht[i][0] == o && mgc_base(ht[i]) == ht[i]);
+        t_check_zero(&ht[i][1], u - sizeof(void *), "a typed object after a failed realloc");
+    }
+    alarm(0);
 
     /* Memory of dead objects comes back zeroed. */
     for (int round = 0; round < 3; round++) {
@@ -306,6 +334,8 @@ int main(void)
     t_expect_abort(die_large_freed, NULL, "is not allocated (freed already?)");
     t_expect_abort(die_usable_dead_large, NULL, "mgc_usable_size: ");
     t_expect_abort(die_usable_dead_large, NULL, "was found unreachable by the last collection");
+    t_expect_abort(die_free_sized_huge_typed, NULL,
+                   "was freed as 18446744073709551615 scanned bytes, but it is a scanned object of 16 bytes");
     t_expect_abort(die_bad_type, NULL, "type bad has ptrdata 32 > size 16");
     t_expect_abort(die_bad_type_align, NULL, "must be multiples of 8");
     return 0;

@@ -38,11 +38,12 @@ MGC_INLINE unsigned mgc__spanclass_kind(unsigned spc) { return spc & 3; }
 /* Slot bytes a request of size bytes of this kind needs: typed objects over
    512 bytes carry a 16-byte header when small. Over MGC_SMALL_MAX, the
    object is large and the request itself is what counts (a large object
-   keeps its type in its span). */
+   keeps its type in its span). No addition before the comparison: sizes
+   from SIZE_MAX - 15 would wrap into the smallest classes. */
 MGC_INLINE size_t mgc__alloc_need(size_t size, unsigned kind)
 {
     size_t need = size ? size : 1;
-    if (kind == MGC_KIND_TYPED && size > MGC_TYPED_BITS_MAX && need + MGC_TYPED_HEADER <= MGC_SMALL_MAX)
+    if (kind == MGC_KIND_TYPED && size > MGC_TYPED_BITS_MAX && need <= MGC_SMALL_MAX - MGC_TYPED_HEADER)
         need += MGC_TYPED_HEADER;
     else if (kind == MGC_KIND_TYPED && size > MGC_TYPED_BITS_MAX && need <= MGC_SMALL_MAX)
         need = MGC_SMALL_MAX + 1; /* the header would overflow the largest class */
