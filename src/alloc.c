@@ -133,18 +133,23 @@ static void set_bits(uint64_t *w, uint64_t mask, uint64_t bits)
 
 /* Describe the n elements of type ty at p (a slot of a typed span up to 512
    bytes) in the span's heap bits and slot table. Inside a no-suspend
-   section, so no marking sees the bits half-written. */
+   section, so no marking sees the bits half-written. n elements fit the
+   slot's 64 words at most, but with n == 0 (mgc_alloc_array(ty, 0)) ty
+   may be any size: no words to describe then, and no mask to build (its
+   words past 64 would not fit a uint64_t). */
 static void write_heap_bits(uintptr_t p, const mgc_type *ty, size_t n)
 {
     mgc_span *s = mgc__span_of(p); /* a reused slot may not be in the cached span */
-    size_t nptr = ty->ptrdata / sizeof(void *), stride = ty->size / sizeof(void *);
-    uint64_t elem = 0;
-    for (size_t w = 0; w < nptr; w++)
-        if ((ty->ptrmask[w >> 3] >> (w & 7)) & 1)
-            elem |= (uint64_t)1 << w;
     uint64_t pat = 0;
-    for (size_t e = 0; e < n; e++)
-        pat |= elem << (e * stride);
+    if (n) {
+        size_t nptr = ty->ptrdata / sizeof(void *), stride = ty->size / sizeof(void *);
+        uint64_t elem = 0;
+        for (size_t w = 0; w < nptr; w++)
+            if ((ty->ptrmask[w >> 3] >> (w & 7)) & 1)
+                elem |= (uint64_t)1 << w;
+        for (size_t e = 0; e < n; e++)
+            pat |= elem << (e * stride);
+    }
     uintptr_t w0 = (p - s->base) / sizeof(void *);
     unsigned nw = (unsigned)(s->elemsize / sizeof(void *)), sh = w0 & 63;
     uint64_t mask = nw == 64 ? ~(uint64_t)0 : (((uint64_t)1 << nw) - 1);

@@ -12,6 +12,8 @@ static const uint8_t mask_001[] = {0x04};                     /* word 2 */
 static const mgc_type T24 = {24, 24, mask_001, "T24"};        /* 8192 is no multiple */
 static const mgc_type T1K = {1024, 128, mask_big, "T1K"};
 static const mgc_type TNP = {24, 0, NULL, "no pointers"};
+static uint8_t mask_all[128]; /* every word a pointer: set in main */
+static const mgc_type TBIG = {1024, 1024, mask_all, "TBIG"};
 static const uint8_t mask_1[] = {0x01};
 static const mgc_type T8 = {8, 8, mask_1, "T8"}; /* a 16-byte slot, the smallest typed one */
 
@@ -227,6 +229,24 @@ int main(void)
     tg = mgc_realloc(tg, 100);              /* 4 elements: 128, another class */
     CHECK_EQ(mgc_usable_size(tg), 128);
     mgc_free_sized(tg, 4 * 32, 0);
+    /* An array of no elements of a type with pointer words past the 64
+       heap-bit words of a slot: nothing to describe (its mask was once
+       shifted past 64 bits, undefined behaviour that the UBSan build stops
+       at). Grown, it describes its elements: a pointer in one keeps its
+       target alive. */
+    memset(mask_all, 0xFF, sizeof mask_all);
+    void **z = mgc_alloc_array(&TBIG, 0);
+    CHECK(z != NULL);
+    t_check_zero(z, mgc_usable_size(z), "an array of 0 elements");
+    z = mgc_realloc(z, 2 * 1024);
+    CHECK(z != NULL && mgc_usable_size(z) >= 2048);
+    t_check_zero(z, 2048, "an array of 0 elements, grown to 2");
+    uintptr_t zh = t_hide(tagged(0x2e70));
+    z[128 + 72] = t_unhide(zh); /* element 1, word 72 */
+    zh = 0;
+    t_scrub_stack();
+    mgc_collect();
+    CHECK(mgc_base(z[200]) == z[200] && tag_ok(z[200], 0x2e70));
 
     /* A large object grows in place when the pages after it are free: same
        address, contents kept, the new part zeroed; a typed array's new
