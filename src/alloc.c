@@ -612,11 +612,15 @@ void *mgc_realloc(void *ptr, size_t size)
            later growth in place finds no old data there, and a
            conservative scan no stale pointer. In a tiny block too: its
            usable size never reaches a neighbour (objects start only at 0
-           and 8, cache.h). */
-        if (asked < o.usable) {
-            if (o.kind != MGC_KIND_NOSCAN) /* pointers dropped: through the barrier */
-                mgc__wb_bulk((char *)ptr + asked, NULL, o.usable - asked);
-            memset((char *)ptr + asked, 0, o.usable - asked);
+           and 8, cache.h). From size, not from asked: a typed array
+           keeps its last element whole in its pointer map, but the bytes
+           of it past size are gone too. */
+        if (size < o.usable) {
+            if (o.kind != MGC_KIND_NOSCAN) { /* pointers dropped: through the barrier, */
+                size_t w = size & ~(sizeof(void *) - 1); /* from the word size cuts */
+                mgc__wb_bulk((char *)ptr + w, NULL, o.usable - w);
+            }
+            memset((char *)ptr + size, 0, o.usable - size);
         }
         return ptr;
     }

@@ -229,6 +229,35 @@ int main(void)
     tg = mgc_realloc(tg, 100);              /* 4 elements: 128, another class */
     CHECK_EQ(mgc_usable_size(tg), 128);
     mgc_free_sized(tg, 4 * 32, 0);
+    /* A typed object shrunk in place keeps its whole last element in its
+       pointer map, but the bytes past the new size read zero all the same
+       (the header's promise), in each slot kind: bits, header, large. */
+    struct {
+        const mgc_type *t;
+        size_t n, to;
+    } shrink[] = {{&T24, 1, 10}, {&T24, 1, 17}, {&T1K, 1, 1000}, {&T1K, 40, 40000}};
+    for (size_t i = 0; i < sizeof shrink / sizeof shrink[0]; i++) {
+        size_t bytes = shrink[i].t->size * shrink[i].n, to = shrink[i].to;
+        unsigned char *sh = mgc_alloc_array(shrink[i].t, shrink[i].n);
+        size_t u = mgc_usable_size(sh);
+        memset(sh, 0xAB, bytes);
+        for (size_t w = 0; w < bytes / 8; w++) { /* the pointer words hold pointers */
+            size_t ew = w % (shrink[i].t->size / 8);
+            if (ew < shrink[i].t->ptrdata / 8 && ((shrink[i].t->ptrmask[ew >> 3] >> (ew & 7)) & 1))
+                ((void **)sh)[w] = o;
+        }
+        unsigned char *was = malloc(bytes);
+        CHECK(was != NULL);
+        memcpy(was, sh, bytes);
+        CHECK(mgc_realloc(sh, to) == sh);
+        CHECK_EQ(mgc_usable_size(sh), u);
+        CHECK(!memcmp(sh, was, to));
+        t_check_zero(sh + to, u - to, "a typed object's part past a shrink in place");
+        CHECK(mgc_realloc(sh, bytes) == sh); /* grown again: the same zeros */
+        CHECK(!memcmp(sh, was, to));
+        t_check_zero(sh + to, u - to, "a typed object's part past a shrink, grown again");
+        free(was);
+    }
     /* An array of no elements of a type with pointer words past the 64
        heap-bit words of a slot: nothing to describe (its mask was once
        shifted past 64 bits, undefined behaviour that the UBSan build stops
