@@ -166,6 +166,7 @@ void mgc__options_init(void)
     mgc__opts.gctrace = 0;
     mgc__opts.gccheckmark = 0;
     int ncpu = mgc__os_ncpu();
+    mgc__opts.ncpu = ncpu;
     mgc__opts.gomaxprocs = ncpu > MGC_MAX_PROCS ? MGC_MAX_PROCS : ncpu;
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
         const char *v = getenv(options[i].name);

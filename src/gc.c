@@ -127,7 +127,10 @@ static MGC_NOINLINE void cycle(bool forced)
     mgc_cycle c;
     memset(&c, 0, sizeof c);
     c.forced = forced;
-    c.stwprocs = mgc__opts.gomaxprocs;
+    /* Go's work.stwprocs: with GOMAXPROCS above the CPUs, a stopped world
+       still idles only the CPUs there are. */
+    c.maxprocs = mgc__opts.gomaxprocs;
+    c.stwprocs = mgc__opts.gomaxprocs < mgc__opts.ncpu ? mgc__opts.gomaxprocs : mgc__opts.ncpu;
     cycle_ctx x = {&c, mgc__self, mgc__gc_workers_for(mgc__pacer_scan_work()), 0};
 
     /* 1. Sweep termination, world running: pay off the last cycle's sweep,

@@ -36,7 +36,9 @@ void mgc__stats_cycle(const mgc_cycle *c)
     if (c->heap0 > st->heap_live_peak)
         st->heap_live_peak = c->heap0;
     st->last_gc = end_wall;
-    /* The world is stopped for the whole pause: every P is the GC's. */
+    /* The world is stopped for the whole pause: every CPU the Ps can run
+       on is the GC's, min(GOMAXPROCS, ncpu) (Go's work.stwprocs); the
+       fraction divides by GOMAXPROCS all the same, as Go's does. */
     st->gc_cpu_ns += c->pause_ns * (uint64_t)c->stwprocs;
     st->last = *c;
 }

@@ -6,7 +6,8 @@
  *   Y MB stacks, Z MB globals, W P [(forced)]
  *
  * a = stopping the world and sweep termination, b = marking, c = mark
- * termination and restart (wall clock). d and h are a and c times GOMAXPROCS;
+ * termination and restart (wall clock). d and h are a and c times
+ * min(GOMAXPROCS, CPUs), Go's work.stwprocs; W is GOMAXPROCS;
  * e (assists) and g (idle marking) are 0 while marking is stop-the-world; f
  * is the mark workers' CPU time. H0 = heap_live at the start, H1 at mark
  * termination, H2 = marked. Times under 10 ms print with two significant
@@ -60,7 +61,7 @@ size_t mgc__trace_format(char *buf, size_t cap, const mgc_cycle *c, int cpu_perc
                      k[2], k[3], k[4], (unsigned long long)(c->heap0 >> 20), (unsigned long long)(c->heap1 >> 20),
                      (unsigned long long)(c->heap2 >> 20), (unsigned long long)(c->goal >> 20),
                      (unsigned long long)(c->stack_bytes >> 20), (unsigned long long)(c->global_bytes >> 20),
-                     c->stwprocs, c->forced ? " (forced)" : "");
+                     c->maxprocs, c->forced ? " (forced)" : "");
     return n < 0 ? 0 : ((size_t)n < cap ? (size_t)n : cap - 1);
 }
 

@@ -14,6 +14,7 @@ typedef struct mgc_options {
     int gctrace;       /* GODEBUG=gctrace=N */
     int gccheckmark;   /* GODEBUG=gccheckmark=N */
     int gomaxprocs;    /* GOMAXPROCS, default: CPUs; at most MGC_MAX_PROCS */
+    int ncpu;          /* CPUs this process may run on, read at start-up (Go's ncpu) */
 } mgc_options;
 
 /* The most mark workers (GOMAXPROCS) mgc runs. */

@@ -41,7 +41,8 @@ typedef struct mgc_cycle {
     uint64_t t_start, t_mark, t_markterm, t_end; /* monotonic ns */
     uint64_t pause_ns;
     uint64_t mark_cpu_ns; /* CPU time of all mark workers */
-    int stwprocs;         /* GOMAXPROCS */
+    int stwprocs;         /* CPUs a stopped world costs: min(GOMAXPROCS, ncpu) */
+    int maxprocs;         /* GOMAXPROCS, gctrace's " P" */
     int nworkers;         /* mark workers used */
     uint64_t heap0, heap1, heap2, goal;
     uint64_t stack_bytes, global_bytes;
