@@ -19,9 +19,11 @@ mgc_options mgc__opts MGC_STATE;
 
 bool mgc__parse_int(const char *s, int lo, int hi, int *out)
 {
-    /* Go's strconv.Atoi: an optional sign, then digits; strtol would also
-       skip leading white space, which Go rejects. */
-    if (!s || !*s || !(*s == '+' || *s == '-' || (*s >= '0' && *s <= '9')))
+    /* The Go runtime's atoi (GOGC, GOMAXPROCS and GODEBUG values are read
+       with it, not with strconv.Atoi): an optional '-', then digits. strtol
+       would also take a '+' and skip leading white space, which Go rejects. */
+    const char *d = s && *s == '-' ? s + 1 : s;
+    if (!d || !(*d >= '0' && *d <= '9'))
         return false;
     char *end;
     errno = 0;

@@ -3,6 +3,7 @@
    default is used. Each case runs this program afresh (options are read
    once, at start-up). */
 #include "internal/env.h"
+#include "internal/os.h"
 #include "testing.h"
 #include <mgc.h>
 
@@ -52,8 +53,11 @@ int main(int argc, char **argv)
     CHECK(mgc__parse_gogc("0", &v) && v == 0);
     CHECK(!mgc__parse_gogc("abc", &v) && !mgc__parse_gogc("10x", &v) && !mgc__parse_gogc("", &v));
     CHECK(!mgc__parse_gogc("99999999999999999999", &v));
-    /* As Go's Atoi: a sign is fine, white space anywhere is not. */
-    CHECK(mgc__parse_gogc("+50", &v) && v == 50);
+    /* As the Go runtime's atoi (GOGC, GOMAXPROCS, GODEBUG values): an
+       optional '-', then digits; no '+', no white space anywhere. */
+    CHECK(!mgc__parse_gogc("+50", &v) && !mgc__parse_int("+1", 1, 10, &v) && !mgc__parse_int("+0", 0, 10, &v));
+    CHECK(!mgc__parse_gogc("--5", &v) && !mgc__parse_gogc("-+5", &v) && !mgc__parse_gogc("-", &v));
+    CHECK(mgc__parse_int("-3", -5, 5, &v) && v == -3);
     CHECK(!mgc__parse_gogc(" 50", &v) && !mgc__parse_gogc("\t50", &v) && !mgc__parse_gogc("50 ", &v));
     CHECK(!mgc__parse_gogc("+ 50", &v) && !mgc__parse_gogc("- 5", &v));
     CHECK(mgc__parse_memlimit("123", &l) && l == 123);
@@ -83,6 +87,13 @@ int main(int argc, char **argv)
     expect(me, "GOMAXPROCS=1", NULL, 0, NULL, "workers=1\n");
     expect(me, "GOMAXPROCS=0", NULL, 1, "GOMAXPROCS=\"0\"", NULL);
     expect(me, "GOMAXPROCS=two", NULL, 1, "GOMAXPROCS=\"two\"", NULL);
+    /* A leading '+' is no integer to Go: a warning and the default. */
+    expect(me, "GOGC=+50", NULL, 1, "GOGC=\"+50\"", "next_gc=4194304 ");
+    int ncpu = mgc__os_ncpu();
+    char procs[64];
+    snprintf(procs, sizeof procs, "workers=%d\n", ncpu < MGC_MAX_PROCS ? ncpu : MGC_MAX_PROCS);
+    expect(me, "GOMAXPROCS=+1", NULL, 1, "GOMAXPROCS=\"+1\"", procs);
+    expect(me, "GODEBUG=gctrace=+1", NULL, 1, "GODEBUG gctrace=\"+1\"", NULL);
     expect(me, "GODEBUG=gctrace=x", NULL, 1, "GODEBUG gctrace=\"x\"", NULL);
     expect(me, "GODEBUG=madvdontneed=1,http2client=0", NULL, 0, NULL, NULL); /* Go's keys: ignored */
     expect(me, "GODEBUG=gccheckmark=1,gctrace=0", NULL, 0, NULL, NULL);
