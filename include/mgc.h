@@ -101,14 +101,16 @@ typedef struct mgc_type {
 MGC_API void *mgc_alloc(size_t size) MGC_MALLOC MGC_ALLOC_SIZE(1);         /* scanned conservatively */
 MGC_API void *mgc_alloc_noscan(size_t size) MGC_MALLOC MGC_ALLOC_SIZE(1);  /* never scanned */
 MGC_API void *mgc_alloc_typed(const mgc_type *t) MGC_MALLOC;               /* precise */
-MGC_API void *mgc_alloc_array(const mgc_type *t, size_t n) MGC_MALLOC;     /* precise, n elements */
+MGC_API void *mgc_alloc_array(const mgc_type *t, size_t n) MGC_MALLOC;     /* precise, n elements (n = 0: none) */
 /* Keeps the object's kind (conservative, noscan, typed). The object stays
    where it is when a request of the new size would get the same block
    (its size class; for a large object its number of pages), or when a
    large object can grow over free pages after it; otherwise it moves and
    the old one is freed (mgc_free), as realloc's contract says the old
-   pointer is dead. Either way the bytes past the new size read zero. realloc(NULL, n) is alloc(n); realloc(p, 0) returns a
-   fresh minimal object of p's kind. */
+   pointer is dead. Either way the bytes past the new size read zero.
+   realloc(NULL, n) is alloc(n); realloc(p, 0) returns a fresh minimal
+   object of p's kind. NULL with errno = ENOMEM, p unchanged, when there is
+   no room, at once for a size larger than the heap can ever hold. */
 MGC_API void *mgc_realloc(void *p, size_t size) MGC_ALLOC_SIZE(2) __attribute__((warn_unused_result));
 MGC_API char *mgc_strdup(const char *s) MGC_MALLOC;                        /* noscan */
 /* >= the size asked; writing that much never touches another object. p must
@@ -511,7 +513,8 @@ typedef struct mgc_memstats {
     uint64_t pause_end[256];     /* ring of pause end times, Unix ns */
     uint32_t num_gc;             /* completed cycles */
     uint32_t num_forced_gc;      /* cycles forced by mgc_collect */
-    double gc_cpu_fraction;      /* GC CPU / (wall since start x GOMAXPROCS) */
+    double gc_cpu_fraction;      /* GC CPU (each pause x min(GOMAXPROCS, CPUs), plus the
+                                    mark workers' CPU) / (wall since start x GOMAXPROCS) */
     int enable_gc;               /* always 1 */
     int debug_gc;                /* always 0 */
 
