@@ -321,6 +321,35 @@ static inline void t_watchdog(unsigned secs, const char *what)
     alarm(secs);
 }
 
+/* For a hang inside a signal handler: SIGALRM is process-directed, and a
+   thread stuck in mgc's SIGPWR handler (or any handler) blocks it, as mgc's
+   own threads always do; with every thread stuck so, the alarm would never
+   be taken. This starts a thread that only sleeps, with every signal but
+   SIGALRM blocked and never attached to mgc, so t_watchdog's alarm always
+   has a thread to land on. Call once, before t_watchdog. */
+static inline void *t_watchdog_taker_main(void *arg)
+{
+    (void)arg;
+    for (;;)
+        usleep(100000); /* intercepted by TSan: its deferred signals arrive */
+    return NULL;
+}
+static inline void t_watchdog_taker(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    sigdelset(&all, SIGALRM);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t th;
+    int err = pthread_create(&th, NULL, t_watchdog_taker_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err) {
+        fprintf(stderr, "t_watchdog_taker: pthread_create: %s\n", strerror(err));
+        abort();
+    }
+    pthread_detach(th);
+}
+
 static inline void t_drain(int fd, char *buf, size_t cap)
 {
     size_t n = 0;
