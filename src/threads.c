@@ -25,7 +25,8 @@
  *     threads cannot change while the world is stopped.
  *   - Per stop epoch a thread acknowledges at most once (stopped_epoch).
  *   - The epoch is odd exactly while a stop is in progress; a SIGPWR that
- *     arrives when it is even is ignored.
+ *     arrives when it is even is ignored, and so is one taken by the thread
+ *     stopping the world (reg.stopper), whatever sent it.
  */
 #include "internal/threads.h"
 #include "internal/cache.h"
@@ -53,6 +54,12 @@ static struct {
     _Atomic uint32_t epoch;   /* odd while stopping/stopped; see above */
     _Atomic uint32_t acks;    /* acknowledgements in this epoch */
     pthread_key_t key;        /* destructor detaches exiting threads */
+    /* The thread stopping the world, from before the epoch turns odd until
+       after it turns even again: its own handler must never stop it (a
+       SIGPWR it takes then, one sent from outside, would make it wait for
+       itself for ever). Written by that thread under the lock; read by any
+       handler after its acquire of epoch, which orders the write first. */
+    _Atomic(mgc_thread *) stopper;
     /* Held by a thread attaching while it walks the loaded objects for its
        TLS (dl_iterate_phdr, the loader's lock), and by fork's prepare
        handler: a child never inherits the loader's lock taken by an
@@ -100,8 +107,17 @@ static void suspend_handler(int sig, siginfo_t *si, void *uc)
     uint32_t seen = t ? atomic_load_explicit(&t->stopped_epoch, memory_order_relaxed) : 0;
     /* listed: a signal re-sent by an earlier stop can arrive after the
        thread left the registry (detach), during a stop that does not count
-       it: no acknowledgement then. */
-    if (t && (e & 1) && seen != e && atomic_load_explicit(&t->listed, memory_order_relaxed)) {
+       it: no acknowledgement then. stopper: the thread stopping the world
+       never stops itself. It gets a SIGPWR only from elsewhere: kill(2)
+       from another process (a UPS daemon, `kill -PWR`), which the kernel
+       may hand to any thread, or the program's own pthread_kill. Such a
+       signal taken by another thread during a stop only stops it early,
+       once per epoch like any other, so its sender is not checked
+       (si_code SI_TKILL and si_pid): how pthread_kill's signal is marked
+       under an emulator or a sanitizer is not ours to rely on, and a
+       thread whose stop signal were dropped would hang every cycle. */
+    if (t && (e & 1) && seen != e && atomic_load_explicit(&t->listed, memory_order_relaxed) &&
+        atomic_load_explicit(&reg.stopper, memory_order_relaxed) != t) {
         if (atomic_load_explicit(&t->in_cs, memory_order_relaxed)) {
             /* Mid-allocation: finish it, stop at mgc__cs_exit. */
             atomic_store_explicit(&t->suspend_pending, 1, memory_order_relaxed);
@@ -180,6 +196,11 @@ void mgc__stw_stop(void)
 {
     mgc_thread *self = mgc__self;
     mgc__lock(&reg.lock);
+    /* Before the epoch turns odd: from then on our own handler returns at
+       once (same thread: program order is enough for it; other threads'
+       handlers see it through their acquire of the epoch). */
+    atomic_store_explicit(&reg.stopper, self, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
     atomic_store_explicit(&reg.acks, 0, memory_order_relaxed);
     uint32_t e = atomic_fetch_add_explicit(&reg.epoch, 1, memory_order_acq_rel) + 1;
     MGC_CHECK(e & 1, "stop-the-world epoch %u is even", e);
@@ -228,6 +249,10 @@ void mgc__stw_start(void)
 {
     uint32_t e = atomic_fetch_add_explicit(&reg.epoch, 1, memory_order_release) + 1;
     MGC_CHECK(!(e & 1), "stop-the-world epoch %u is odd after restart", e);
+    /* Cleared only now that the epoch is even: a signal in between is
+       ignored for that reason. */
+    atomic_signal_fence(memory_order_seq_cst);
+    atomic_store_explicit(&reg.stopper, NULL, memory_order_relaxed);
     mgc__os_futex_wake(&reg.epoch, INT32_MAX);
     mgc__unlock(&reg.lock);
 }
