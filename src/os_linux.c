@@ -1,6 +1,7 @@
 /*
  * os_linux.c — the os layer for Linux: address space (mmap, mprotect,
- * madvise), clocks, futexes, CPU count. The only file that calls them.
+ * madvise), clocks, futexes, CPU count, the mappings listed in
+ * /proc/self/maps. The only file that calls them.
  *
  * Invariant: memory returned by mgc__os_reserve is PROT_NONE and costs no
  * commit charge until mgc__os_commit; committed pages that were never
@@ -131,21 +132,30 @@ static uintptr_t parse_hex(const char **s)
     }
 }
 
-bool mgc__os_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+/* One line of /proc/self/maps: "lo-hi rwxp ...". */
+typedef struct maps_line {
+    uintptr_t lo, hi;
+    bool r, w;
+} maps_line;
+
+/* Call fn(ctx, line) for each mapping, lowest first, until it returns
+   false. Raw system calls and this frame's buffers only. false when the
+   file cannot be read. */
+static bool maps_walk(bool (*fn)(void *ctx, const maps_line *m), void *ctx)
 {
     int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
     char buf[4096], line[256];
     size_t len = 0;
-    bool found = false;
-    for (;;) {
+    bool more = true;
+    while (more) {
         ssize_t n = syscall(SYS_read, fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
-        for (ssize_t i = 0; i < n && !found; i++) {
+        for (ssize_t i = 0; i < n && more; i++) {
             if (buf[i] != '\n') {
                 if (len < sizeof line - 1)
                     line[len++] = buf[i];
@@ -154,21 +164,61 @@ bool mgc__os_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
             line[len] = 0;
             len = 0;
             const char *s = line;
-            uintptr_t a = parse_hex(&s);
+            maps_line m;
+            m.lo = parse_hex(&s);
             if (*s++ != '-')
                 continue;
-            uintptr_t b = parse_hex(&s);
-            if (a <= addr && addr < b) {
-                *lo = a;
-                *hi = b;
-                found = true;
-            }
+            m.hi = parse_hex(&s);
+            if (*s++ != ' ' || !s[0] || !s[1])
+                continue;
+            m.r = s[0] == 'r';
+            m.w = s[1] == 'w';
+            more = fn(ctx, &m);
         }
-        if (found)
-            break;
     }
     syscall(SYS_close, fd);
-    return found;
+    return true;
+}
+
+typedef struct extent_ctx {
+    uintptr_t addr, lo, hi;
+    bool found, run; /* run: [lo, hi) is a run of rw mappings so far */
+} extent_ctx;
+
+static bool extent_cb(void *p, const maps_line *m)
+{
+    extent_ctx *x = p;
+    bool ok = m->r && m->w;
+    if (x->found) {
+        if (!ok || m->lo != x->hi)
+            return false; /* the run containing addr ends here */
+        x->hi = m->hi;
+        return true;
+    }
+    if (!ok) {
+        x->run = false;
+        return m->lo <= x->addr; /* past addr: it is in no mapping of the kind */
+    }
+    if (x->run && m->lo == x->hi) {
+        x->hi = m->hi;
+    } else {
+        x->lo = m->lo;
+        x->hi = m->hi;
+        x->run = true;
+    }
+    if (x->lo <= x->addr && x->addr < x->hi)
+        x->found = true;
+    return x->hi <= x->addr || x->found;
+}
+
+bool mgc__os_rw_extent(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+{
+    extent_ctx x = {.addr = addr};
+    if (!maps_walk(extent_cb, &x) || !x.found)
+        return false;
+    *lo = x.lo;
+    *hi = x.hi;
+    return true;
 }
 
 void mgc__os_write_stderr(const char *buf, size_t n)

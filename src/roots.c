@@ -187,18 +187,22 @@ size_t mgc__roots_collect(mgc_root **out)
     {
         uintptr_t lo = t->stop_sp;
         if (mgc__thread_stack_unknown(t)) {
+            uintptr_t mlo, mhi;
             /* Stopped on an alternate signal stack: scan it from the stop
-               point, and the whole thread stack, whose depth at the switch
-               is unknown. A pthread stack is mapped whole; the main
-               thread's grows, so take its mapping's current extent. */
+               point. */
             if (t->alt_hi && t->stop_sp >= t->alt_lo && t->stop_sp < t->alt_hi)
                 job(t->stop_sp, t->alt_hi, MGC_ROOT_STACK);
-            uintptr_t mlo, mhi;
-            lo = t->stack_lo;
-            if (t->tid == getpid() && mgc__os_mapping_of(t->stack_hi - 1, &mlo, &mhi))
+            /* And the thread's own stack, whose depth at the switch is
+               unknown: all of it that can be read. A stack the program
+               gave (pthread_attr_setstack) may keep its own PROT_NONE
+               guard page inside [stack_lo, stack_hi); the main thread's
+               grows down to its mapping's current extent. */
+            if (mgc__os_rw_extent(t->stack_hi - 1, &mlo, &mhi))
                 lo = mlo > t->stack_lo ? mlo : t->stack_lo;
             else if (t->tid == getpid())
                 lo = t->stack_hi; /* cannot tell what is mapped */
+            else
+                lo = t->stack_lo; /* a pthread stack is mapped whole, unless the program says otherwise */
         }
         job(lo, t->stack_hi, MGC_ROOT_STACK);
         job((uintptr_t)t->regs, (uintptr_t)(t->regs + t->nregs), MGC_ROOT_STACK);

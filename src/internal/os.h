@@ -36,9 +36,15 @@ MGC_INTERNAL int mgc__os_gettid(void);
 MGC_INTERNAL void mgc__os_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns);
 MGC_INTERNAL void mgc__os_futex_wake(_Atomic uint32_t *addr, int n);
 
-/* The mapping containing addr, from /proc/self/maps, read with raw system
-   calls only (no malloc, no stdio: safe with the world stopped). */
-MGC_INTERNAL bool mgc__os_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
+/* The readable and writable memory around addr: the run of adjacent
+   read/write mappings that contains it, from /proc/self/maps (the kernel
+   lists one line per VMA and need not merge neighbours). Read with raw
+   system calls and stack buffers only (no malloc, no stdio: safe with the
+   world stopped; about 4.5 KiB of stack). false when addr is in no such
+   mapping or the file cannot be read. Writable only: a stack always is,
+   and read-only file mappings, whose pages past the file's end fault
+   when read, are left out. */
+MGC_INTERNAL bool mgc__os_rw_extent(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
 
 /* write(2) the whole buffer to fd 2, retrying on EINTR. */
 MGC_INTERNAL void mgc__os_write_stderr(const char *buf, size_t n);
