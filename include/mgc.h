@@ -28,6 +28,16 @@
  * (mgc_usable_size, which may exceed the size asked for) keeps it alive;
  * one past that end does not.
  *
+ * A thread stopped while it runs on another stack than its own — a signal
+ * handler on an alternate signal stack, a coroutine (makecontext/swapcontext
+ * or a runtime's own) — has that stack scanned from its stack pointer up to
+ * the top of the alternate stack when sigaltstack reports it (SS_ONSTACK),
+ * else (SS_AUTODISARM, coroutines) to the end of the read/write memory that
+ * holds it but at most 8 MiB above the stack pointer; and its own stack is
+ * scanned whole, as far as it is readable (a PROT_NONE guard page of the
+ * program's own inside it is skipped). The stacks of coroutines that are not
+ * running are not scanned: register them with mgc_add_roots().
+ *
  * Configuration comes from Go's own environment variables: GOGC, GOMEMLIMIT,
  * GODEBUG (gctrace=1, gccheckmark=1), GOMAXPROCS. See README.md.
  */

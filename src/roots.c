@@ -27,6 +27,11 @@
 
 #define ROOT_BLOCK (256 * 1024)
 
+/* How far above the stop point a stack that is not the thread's own is
+   scanned when its end is unknown (mgc.h, docs/design.md section 4):
+   glibc's default thread stack, and Linux's default RLIMIT_STACK. */
+#define MGC_FOREIGN_STACK_SCAN ((uintptr_t)8 << 20)
+
 typedef struct range {
     uintptr_t lo, hi;
 } range;
@@ -188,10 +193,19 @@ size_t mgc__roots_collect(mgc_root **out)
         uintptr_t lo = t->stop_sp;
         if (mgc__thread_stack_unknown(t)) {
             uintptr_t mlo, mhi;
-            /* Stopped on an alternate signal stack: scan it from the stop
-               point. */
+            /* Stopped on a stack that is not its own: an alternate signal
+               stack, or a coroutine's (makecontext, a runtime's own). From
+               the stop point up: to the top of the alternate stack when
+               sigaltstack said which it is (SS_ONSTACK); otherwise (an
+               SS_AUTODISARM alternate stack, a coroutine stack) to the end
+               of the read/write memory holding the stop point, at most
+               MGC_FOREIGN_STACK_SCAN bytes (a stack in malloc's heap lies
+               in one mapping with the whole heap). */
             if (t->alt_hi && t->stop_sp >= t->alt_lo && t->stop_sp < t->alt_hi)
                 job(t->stop_sp, t->alt_hi, MGC_ROOT_STACK);
+            else if (mgc__os_rw_extent(t->stop_sp, &mlo, &mhi))
+                job(t->stop_sp, mhi - t->stop_sp > MGC_FOREIGN_STACK_SCAN ? t->stop_sp + MGC_FOREIGN_STACK_SCAN : mhi,
+                    MGC_ROOT_STACK);
             /* And the thread's own stack, whose depth at the switch is
                unknown: all of it that can be read. A stack the program
                gave (pthread_attr_setstack) may keep its own PROT_NONE

@@ -123,15 +123,21 @@ static void suspend_handler(int sig, siginfo_t *si, void *uc)
             atomic_store_explicit(&t->suspend_pending, 1, memory_order_relaxed);
         } else {
             t->nregs = mgc__arch_copy_regs(uc, t->regs);
-            /* The handler runs on the thread's stack below the interrupted
-               frame and the kernel's saved context; if it runs on an
-               alternate signal stack, fall back to the interrupted SP. */
+            /* The handler runs below the interrupted frame and the
+               kernel's saved context, on whatever stack the thread was
+               using: its own, an alternate signal stack (the program's
+               handler was running there) or a coroutine's. */
             uintptr_t sp = MGC_ARCH_SP();
             t->alt_lo = t->alt_hi = 0;
             if (sp < t->stack_lo || sp >= t->stack_hi) {
-                /* On an alternate signal stack (the program's handler was
-                   running there): scan it too; roots.c scans the thread's
-                   whole stack, since we cannot know how deep it was. */
+                /* Not its own: roots.c scans the thread's whole stack, since
+                   we cannot know how deep it was, and this one from sp up.
+                   On an alternate stack sigaltstack says where it ends
+                   (SS_ONSTACK), unless it was set up with SS_AUTODISARM,
+                   which the kernel disarms on entry; then, as for a
+                   coroutine's, the collector looks the end up in
+                   /proc/self/maps (not here: that needs 4.5 KiB of stack,
+                   more than a small alternate stack may have left). */
                 stack_t ss;
                 if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK)) {
                     t->alt_lo = (uintptr_t)ss.ss_sp;
@@ -155,6 +161,7 @@ MGC_NOINLINE void mgc__thread_stop_deferred(mgc_thread *t)
        here up sees every value the program holds. */
     __builtin_unwind_init();
     t->nregs = 0;
+    t->alt_lo = t->alt_hi = 0; /* a coroutine's stack perhaps, never a signal handler's */
     stop_self(t, seen, e, MGC_ARCH_SP());
     /* Not a tail call: a sibling call would pop the spill before stop_self
        sleeps, leaving callers' values only in registers nobody scans (seen

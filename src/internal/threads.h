@@ -46,8 +46,9 @@ typedef struct mgc_thread {
     uintptr_t stop_sp;
     uintptr_t regs[MGC_ARCH_MAX_REGS];
     size_t nregs;
-    /* When stopped on an alternate signal stack (mgc__thread_stack_unknown): its range,
-       from sigaltstack. Same protocol as stop_sp. */
+    /* When stopped on an alternate signal stack (mgc__thread_stack_unknown)
+       that sigaltstack reports (SS_ONSTACK): its range; else 0. Same
+       protocol as stop_sp. */
     uintptr_t alt_lo, alt_hi;
     _Atomic uint32_t stopped_epoch; /* epoch of its last acknowledged stop; owner, CAS (threads.c) */
     /* On the registry list: set and cleared under the registry lock, read
@@ -71,7 +72,8 @@ typedef struct mgc_thread {
 extern __thread mgc_thread *mgc__self __attribute__((tls_model("initial-exec")));
 
 /* The thread stopped with its stack pointer outside its stack (on an
-   alternate signal stack): how deep its own stack was is unknown. */
+   alternate signal stack or a coroutine's stack): how deep its own stack
+   was is unknown. */
 MGC_INLINE bool mgc__thread_stack_unknown(const mgc_thread *t)
 {
     return t->stop_sp < t->stack_lo || t->stop_sp >= t->stack_hi;
