@@ -86,8 +86,11 @@ MGC_API int mgc_init(void);
    stopped with a signal (SIGPWR) during collections; the handler uses
    SA_RESTART. SIGPWR is mgc's: a program must not install its own handler
    for it, block it in an attached thread, or ignore it (a collection then
-   waits for ever, warning every few seconds). Detached automatically at
-   thread exit. Returns 0 or an errno. */
+   waits for ever, warning every few seconds). A SIGPWR from elsewhere
+   (kill -PWR) is ignored outside a collection and by the thread
+   collecting; another attached thread that takes one during a collection
+   just stops for it a moment early. Detached automatically at thread
+   exit. Returns 0 or an errno. */
 MGC_API int mgc_thread_attach(void);
 MGC_API void mgc_thread_detach(void);
 /* pthread_create whose argument stays reachable until the new thread runs;
