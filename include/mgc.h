@@ -18,7 +18,8 @@
  * What the collector sees (the reachability rules): every word on an attached
  * thread's stack and in its saved registers, every word of the writable
  * data/bss of the executable and of every loaded shared object, the static
- * TLS blocks of attached threads, ranges given to mgc_add_roots(), every word
+ * TLS blocks of attached threads (of every module loaded when the thread
+ * attached, however many), ranges given to mgc_add_roots(), every word
  * of an object from mgc_alloc(), and the pointer words of a typed object.
  * Memory from malloc() is not scanned unless registered with mgc_add_roots().
  * Nor is what glibc keeps for a thread outside its stack: values given to

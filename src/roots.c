@@ -220,8 +220,8 @@ size_t mgc__roots_collect(mgc_root **out)
         }
         job(lo, t->stack_hi, MGC_ROOT_STACK);
         job((uintptr_t)t->regs, (uintptr_t)(t->regs + t->nregs), MGC_ROOT_STACK);
-        for (int i = 0; i < t->ntls; i++)
-            job(t->tls_lo[i], t->tls_hi[i], MGC_ROOT_GLOBAL);
+        for (size_t i = 0; i < t->ntls; i++)
+            job(t->tls[i].lo, t->tls[i].hi, MGC_ROOT_GLOBAL);
     }
     mgc__threads_starting_roots(starting_job, NULL);
     *out = R.jobs;

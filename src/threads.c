@@ -187,6 +187,14 @@ static bool reap_if_exited(mgc_thread *t, mgc_thread **dead)
     return true;
 }
 
+/* A thread record and what hangs from it go back to the metadata. */
+static void record_free(mgc_thread *t)
+{
+    if (t->tls)
+        mgc__meta_free(t->tls, t->tls_cap * sizeof *t->tls, MGC_META_MCACHE);
+    mgc__meta_free(t, sizeof *t, MGC_META_MCACHE);
+}
+
 /* World stopped: the exited threads' caches go back (as fork's child does
    for threads that are gone), their records are freed. */
 static void free_reaped(mgc_thread *dead)
@@ -194,7 +202,7 @@ static void free_reaped(mgc_thread *dead)
     while (dead) {
         mgc_thread *next = dead->next;
         mgc__cache_flush(&dead->cache);
-        mgc__meta_free(dead, sizeof *dead, MGC_META_MCACHE);
+        record_free(dead);
         dead = next;
     }
 }
@@ -281,6 +289,8 @@ void mgc__threads_starting_roots(void (*fn)(void *ctx, uintptr_t lo, uintptr_t h
 
 /* ---- attach and detach ------------------------------------------------- */
 
+/* Static TLS blocks of the loaded modules: recorded while there is room
+   (tls_cap), counted all the same (tls_seen). */
 static int tls_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
@@ -289,14 +299,38 @@ static int tls_cb(struct dl_phdr_info *info, size_t size, void *data)
         return 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type == PT_TLS && ph->p_memsz && t->ntls < MGC_MAX_TLS_RANGES) {
+        if (ph->p_type != PT_TLS || !ph->p_memsz)
+            continue;
+        if (t->ntls < t->tls_cap) {
             uintptr_t lo = (uintptr_t)info->dlpi_tls_data;
-            t->tls_lo[t->ntls] = lo;
-            t->tls_hi[t->ntls] = lo + ph->p_memsz;
+            t->tls[t->ntls].lo = lo;
+            t->tls[t->ntls].hi = lo + ph->p_memsz;
             t->ntls++;
         }
+        t->tls_seen++;
     }
     return 0;
+}
+
+/* Record every module's static TLS block for t (the calling thread): as
+   many as there are, in metadata sized from a first walk. The array is
+   allocated with no lock held (the metadata lock is not ordered against
+   the attach lock or the loader's); a module loaded between two walks
+   makes it walk again with more room. */
+static void tls_find(mgc_thread *t)
+{
+    for (;;) {
+        t->ntls = t->tls_seen = 0;
+        mgc__lock(&reg.attach_lock);
+        dl_iterate_phdr(tls_cb, t);
+        mgc__unlock(&reg.attach_lock);
+        if (t->tls_seen <= t->tls_cap)
+            return;
+        if (t->tls)
+            mgc__meta_free(t->tls, t->tls_cap * sizeof *t->tls, MGC_META_MCACHE);
+        t->tls_cap = t->tls_seen + 4;
+        t->tls = mgc__meta_alloc(t->tls_cap * sizeof *t->tls, MGC_META_MCACHE);
+    }
 }
 
 /* t's robust mutex, held by the calling thread (t's owner) until detach
@@ -330,9 +364,7 @@ static mgc_thread *attach_self(void)
     t->stack_hi = (uintptr_t)addr + size;
     /* Static TLS blocks of every module loaded now: __thread variables can
        hold heap pointers too. */
-    mgc__lock(&reg.attach_lock);
-    dl_iterate_phdr(tls_cb, t);
-    mgc__unlock(&reg.attach_lock);
+    tls_find(t);
     alive_init(t);
     pthread_setspecific(reg.key, t);
     mgc__self = t;
@@ -375,7 +407,7 @@ static void detach(mgc_thread *t)
     pthread_setspecific(reg.key, NULL);
     pthread_mutex_unlock(&t->alive);
     pthread_mutex_destroy(&t->alive);
-    mgc__meta_free(t, sizeof *t, MGC_META_MCACHE);
+    record_free(t);
 }
 
 void mgc_thread_detach(void)
@@ -500,7 +532,7 @@ void mgc__threads_fork_child(void)
         mgc_thread *next = t->next;
         if (t != self) {
             mgc__cache_flush(&t->cache);
-            mgc__meta_free(t, sizeof *t, MGC_META_MCACHE);
+            record_free(t);
         }
         t = next;
     }

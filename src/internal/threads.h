@@ -27,7 +27,10 @@
 
 #include <pthread.h>
 
-#define MGC_MAX_TLS_RANGES 16
+/* One module's static TLS block in one thread. */
+typedef struct mgc_tls_range {
+    uintptr_t lo, hi;
+} mgc_tls_range;
 
 typedef struct mgc_thread {
     mgc_mcache cache; /* owner, inside no-suspend sections; a stopped world */
@@ -56,8 +59,11 @@ typedef struct mgc_thread {
        owner, after the owner's own stores). */
     _Atomic uint8_t listed;
 
-    uintptr_t tls_lo[MGC_MAX_TLS_RANGES], tls_hi[MGC_MAX_TLS_RANGES]; /* immutable */
-    int ntls;
+    /* Static TLS blocks of every module loaded at attach, however many:
+       metadata, tls_cap entries, ntls used (tls_seen: found by the last
+       walk, threads.c). Immutable once attached. */
+    mgc_tls_range *tls;
+    size_t ntls, tls_cap, tls_seen;
 
     /* Robust, held by the owner from attach to detach: a lock attempt gets
        EOWNERDEAD once the thread has exited still registered (a pthread key
