@@ -157,7 +157,13 @@ int main(void)
 {
     t_watchdog_taker();
     t_watchdog(30, "collections with threads on foreign stacks");
-    run(ALT_AUTODISARM, "signal handler on an SS_AUTODISARM alternate stack");
+    /* Under ThreadSanitizer a thread spinning in a handler of the
+       program's never takes SIGPWR (the collector waited for it for ever):
+       TSan defers the signals that arrive while such a handler runs. */
+    if (!T_TSAN)
+        run(ALT_AUTODISARM, "signal handler on an SS_AUTODISARM alternate stack");
+    else
+        fprintf(stderr, "signal handler on an SS_AUTODISARM alternate stack: skipped under TSan\n");
     run(CO_MALLOC, "coroutine on a malloc'd stack");
     run(CO_MMAP, "coroutine on an mmap'd stack with a guard page");
     run(CO_MALLOC_ALLOCATING, "coroutine on a malloc'd stack, allocating");

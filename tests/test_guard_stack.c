@@ -5,53 +5,59 @@
  * guard, as thread libraries and coroutine runtimes lay stacks out
  * (roots.c; docs/design.md section 4, what is scanned).
  *
- * The thread is stopped while it runs a signal handler of the program's
- * on an alternate signal stack, so how deep its own stack was is unknown
- * and the collector scans all of it: all of it that can be read, that is.
- * Before the fix it read [stack_lo, stack_hi) whole and faulted on the
- * guard page (the test died of SIGSEGV in the collector); now the scan
- * starts above the guard, and the objects the thread holds on its own
- * stack, above the guard, survive.
+ * The thread is stopped while it runs on another stack, so how deep its
+ * own stack was is unknown and the collector scans all of it: all of it
+ * that can be read, that is. Twice: the thread runs a signal handler of
+ * the program's on an alternate signal stack (not under ThreadSanitizer,
+ * which hands no signal to a thread spinning in a handler of the
+ * program's), then a coroutine (makecontext/swapcontext). Before the fix
+ * the collector read [stack_lo, stack_hi) whole and faulted on the guard
+ * page (the test died of SIGSEGV); now the scan starts above the guard,
+ * and the objects the thread holds on its own stack, above the guard,
+ * survive.
  */
 #include "testing.h"
 #include <mgc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 
 #define NOINLINE __attribute__((noinline))
 #define N 16
+#define ALT (64 * 1024)
 
-static _Atomic int g_phase; /* 1: in the handler; 2: collections done */
-static _Atomic int g_lost = -1;
+static _Atomic int g_phase; /* 1: on the other stack; 2: collections done */
+static _Atomic int g_lost;
+static ucontext_t g_main_ctx, g_co_ctx;
 
-static void spin_handler(int sig)
+static void wait_for_collections(void)
 {
-    (void)sig;
     atomic_store(&g_phase, 1);
     while (atomic_load(&g_phase) != 2)
         ;
 }
 
-static NOINLINE void hold_and_wait(void)
+static void spin_handler(int sig)
 {
-    void *volatile held[N];
-    for (int i = 0; i < N; i++)
-        held[i] = tagged(1000 + (uint64_t)i);
-    raise(SIGUSR1); /* spins in the handler, on the alternate stack, until the collections are done */
-    int lost = 0;
-    for (int i = 0; i < N; i++)
-        lost += !tag_ok(held[i], 1000 + (uint64_t)i);
-    atomic_store(&g_lost, lost);
+    (void)sig;
+    wait_for_collections();
 }
 
-static void *victim(void *arg)
+/* Leave the thread's own stack: a handler on the alternate stack, or a
+   coroutine on a malloc'd one. */
+static NOINLINE void elsewhere(bool coroutine, char *alt)
 {
-    (void)arg;
-    mgc_thread_attach();
-    char *alt = malloc(1 << 16);
-    CHECK(alt);
-    stack_t ss = {.ss_sp = alt, .ss_size = 1 << 16, .ss_flags = 0}, old;
+    if (coroutine) {
+        CHECK(getcontext(&g_co_ctx) == 0);
+        g_co_ctx.uc_stack.ss_sp = alt;
+        g_co_ctx.uc_stack.ss_size = ALT;
+        g_co_ctx.uc_link = &g_main_ctx;
+        makecontext(&g_co_ctx, wait_for_collections, 0);
+        CHECK(swapcontext(&g_main_ctx, &g_co_ctx) == 0);
+        return;
+    }
+    stack_t ss = {.ss_sp = alt, .ss_size = ALT, .ss_flags = 0}, old;
     CHECK(sigaltstack(&ss, &old) == 0);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -59,12 +65,28 @@ static void *victim(void *arg)
     sa.sa_flags = SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
-    hold_and_wait();
+    raise(SIGUSR1);
     /* The sanitizers install an alternate stack of their own and unmap
        whatever is installed when the thread exits: give theirs back. */
     if (!old.ss_sp)
         old.ss_flags = SS_DISABLE;
     CHECK(sigaltstack(&old, NULL) == 0);
+}
+
+static void *victim(void *arg)
+{
+    bool coroutine = arg != NULL;
+    mgc_thread_attach();
+    char *alt = malloc(ALT);
+    CHECK(alt);
+    void *volatile held[N]; /* on the thread's own, guarded, stack */
+    for (int i = 0; i < N; i++)
+        held[i] = tagged(1000 + (uint64_t)i);
+    elsewhere(coroutine, alt); /* returns once the collections are done */
+    int lost = 0;
+    for (int i = 0; i < N; i++)
+        lost += !tag_ok(held[i], 1000 + (uint64_t)i);
+    atomic_store(&g_lost, lost);
     free(alt);
     return NULL;
 }
@@ -76,19 +98,20 @@ static NOINLINE void churn(void)
     t_scrub_stack();
 }
 
-int main(void)
+static void run(bool coroutine, const char *what)
 {
-    t_watchdog_taker();
-    t_watchdog(20, "collections with a thread on a guarded stack of its own");
-    size_t sz = 512 * 1024, pg = (size_t)sysconf(_SC_PAGESIZE);
+    /* 4 MiB: ThreadSanitizer wants about 1 MiB of a thread's stack. */
+    size_t sz = 4u << 20, pg = (size_t)sysconf(_SC_PAGESIZE);
     char *stk = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(stk != MAP_FAILED);
     CHECK(mprotect(stk, pg, PROT_NONE) == 0); /* the program's guard page, inside the stack it gives */
     pthread_attr_t at;
     CHECK_EQ(pthread_attr_init(&at), 0);
     CHECK_EQ(pthread_attr_setstack(&at, stk, sz), 0);
+    atomic_store(&g_phase, 0);
+    atomic_store(&g_lost, -1);
     pthread_t t;
-    CHECK_EQ(pthread_create(&t, &at, victim, NULL), 0);
+    CHECK_EQ(pthread_create(&t, &at, victim, coroutine ? (void *)1 : NULL), 0);
     pthread_attr_destroy(&at);
     while (atomic_load(&g_phase) != 1)
         sched_yield();
@@ -98,11 +121,21 @@ int main(void)
     }
     atomic_store(&g_phase, 2);
     CHECK_EQ(pthread_join(t, NULL), 0);
-    alarm(0);
-    CHECK_MSG(atomic_load(&g_lost) == 0, "%d of %d objects held on the guarded stack were reclaimed",
+    CHECK_MSG(atomic_load(&g_lost) == 0, "%s: %d of %d objects held on the guarded stack were reclaimed", what,
               atomic_load(&g_lost), N);
-    fprintf(stderr, "5 collections with a thread stopped on its alternate stack, its own stack guarded: "
-            "no fault, %d objects kept\n", N);
+    fprintf(stderr, "%s: 5 collections, no fault, %d objects on its guarded stack kept\n", what, N);
     munmap(stk, sz);
+}
+
+int main(void)
+{
+    t_watchdog_taker();
+    t_watchdog(20, "collections with a thread on a guarded stack of its own");
+    if (!T_TSAN)
+        run(false, "thread in a handler on its alternate stack");
+    else
+        fprintf(stderr, "thread in a handler on its alternate stack: skipped under TSan\n");
+    run(true, "thread in a coroutine");
+    alarm(0);
     return 0;
 }
