@@ -207,6 +207,15 @@ static void free_reaped(mgc_thread *dead)
     }
 }
 
+/* Is SIGPWR's disposition still mgc's handler? (sigaction is a system
+   call: safe with threads stopped.) */
+static bool handler_is_ours(void)
+{
+    struct sigaction cur;
+    return sigaction(MGC_SIG_SUSPEND, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+           cur.sa_sigaction == suspend_handler;
+}
+
 void mgc__stw_stop(void)
 {
     mgc_thread *self = mgc__self;
@@ -251,8 +260,15 @@ void mgc__stw_stop(void)
             }
             pthread_kill(t->pthread, MGC_SIG_SUSPEND);
             if (!warned && now - t0 > 2000000000u) {
-                mgc__warn("thread %d has not stopped for a collection after 2 s "
-                          "(is SIGPWR blocked in it?); still waiting", t->tid);
+                if (!handler_is_ours())
+                    mgc__warn("thread %d has not stopped for a collection after 2 s: the program "
+                              "replaced mgc's SIGPWR handler (mgc stops threads with SIGPWR); "
+                              "still waiting",
+                              t->tid);
+                else
+                    mgc__warn("thread %d has not stopped for a collection after 2 s "
+                              "(is SIGPWR blocked in it?); still waiting",
+                              t->tid);
                 warned = true;
             }
         }
@@ -507,7 +523,12 @@ void mgc__threads_init(void)
     sigdelset(&sa.sa_mask, SIGFPE);
     sigdelset(&sa.sa_mask, SIGILL);
     sigdelset(&sa.sa_mask, SIGABRT);
-    MGC_CHECK(sigaction(MGC_SIG_SUSPEND, &sa, NULL) == 0, "sigaction(SIGPWR): %s", strerror(errno));
+    struct sigaction old;
+    MGC_CHECK(sigaction(MGC_SIG_SUSPEND, &sa, &old) == 0, "sigaction(SIGPWR): %s", strerror(errno));
+    /* The program's own use of SIGPWR would stop working without a word. */
+    if ((old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL : old.sa_handler != SIG_DFL)
+        mgc__warn("replaced the program's SIGPWR %s: mgc stops threads with SIGPWR",
+                  !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN ? "setting (ignored)" : "handler");
 }
 
 void mgc__threads_fork_prepare(void)
