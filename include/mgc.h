@@ -538,7 +538,8 @@ typedef struct mgc_memstats {
     /* mgc's own additions. */
     uint64_t gc_scan_stack_bytes;   /* stack bytes scanned by the last cycle */
     uint64_t gc_scan_global_bytes;  /* data/bss and root bytes scanned by the last cycle */
-    uint64_t heap_marked;           /* bytes marked live by the last cycle */
+    uint64_t heap_marked;           /* bytes marked live by the last cycle (parallel
+                                       workers may count an object twice, as Go's do) */
     uint64_t pause_max_ns;          /* longest stop-the-world pause so far */
     uint64_t heap_live_peak;        /* largest heap (live + new) seen at a cycle's start */
     uint64_t num_threads;           /* attached threads now */

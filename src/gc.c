@@ -31,6 +31,7 @@
 
 mgc_gc mgc__gc MGC_STATE;
 void (*mgc__test_after_mark)(void);
+mgc_mark_result mgc__gc_last_mark;
 
 /* Waking helpers costs tens of microseconds; below about a megabyte of
    scanning per worker, one worker finishes first. The work is what the
@@ -99,6 +100,7 @@ static void stop_mark_start(void *arg)
     size_t nroots = mgc__roots_collect(&roots);
     mgc_mark_result res;
     mgc__mark(roots, nroots, x->nworkers, &res);
+    mgc__gc_last_mark = res;
     if (mgc__test_after_mark)
         mgc__test_after_mark();
     if (mgc__opts.gccheckmark)

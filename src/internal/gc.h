@@ -52,6 +52,10 @@ typedef struct mgc_cycle {
    (tests/test_checkmark.c unmarks a live object to prove gccheckmark sees
    it). NULL in normal use. */
 extern MGC_INTERNAL void (*mgc__test_after_mark)(void);
+/* The last cycle's mark result (for tests), written with the world stopped
+   under the gc lock; read after mgc_collect returns. */
+struct mgc_mark_result;
+extern MGC_INTERNAL struct mgc_mark_result mgc__gc_last_mark;
 
 MGC_INTERNAL void mgc__ensure_init(void);
 /* Start a cycle if heap_live has crossed the trigger. Outside no-suspend. */

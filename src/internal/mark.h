@@ -19,6 +19,7 @@ typedef struct mgc_mark_result {
     uint64_t stack_bytes;   /* stack roots scanned */
     uint64_t global_bytes;  /* other roots scanned */
     uint64_t cpu_ns;        /* CPU time of all workers */
+    uint64_t helper_marked_bytes; /* of marked_bytes, marked by helpers (not the collector) */
     int nworkers;
 } mgc_mark_result;
 
