@@ -474,7 +474,8 @@ static void object_at(const char *fn, uintptr_t p, objinfo *o)
 {
     mgc_span *s = mgc__span_of(p);
     uint32_t inc;
-    if (!s || ((inc = mgc__span_pin(s)) & 1))
+    /* Out of range: the record was set up elsewhere after the lookup. */
+    if (!s || ((inc = mgc__span_pin(s)) & 1) || p - s->base >= (uintptr_t)s->npages * MGC_PAGE_SIZE)
         mgc__no_object(fn, p);
     o->s = s;
     o->kind = s->kind;
@@ -544,13 +545,14 @@ size_t mgc_usable_size(const void *p)
 
 /* What mgc_base reads of a span before mgc__slot_state vouches for it. */
 typedef struct base_view {
-    uintptr_t base, elemsize, idx, nelems;
+    uintptr_t base, bytes, elemsize, idx, nelems;
     unsigned kind, spc;
     bool large;
 } base_view;
 MGC_SPECULATIVE static void read_view(const mgc_span *s, uintptr_t p, base_view *v)
 {
     v->base = s->base;
+    v->bytes = (uintptr_t)s->npages * MGC_PAGE_SIZE;
     v->large = s->large;
     v->idx = mgc__span_index(s, p);
     v->nelems = s->nelems;
@@ -562,15 +564,19 @@ MGC_SPECULATIVE static void read_view(const mgc_span *s, uintptr_t p, base_view 
 /* Any p, that of an object freed or collected under this call included:
    every field is read before mgc__slot_state vouches for it (free.h,
    mgc__span_pin), and the answer is made of those reads only. */
-void *mgc_base(const void *ptr)
+void *mgc_base(const void *ptr) { return mgc__base_in(mgc__span_of((uintptr_t)ptr), (uintptr_t)ptr); }
+
+void *mgc__base_in(const mgc_span *s, uintptr_t p)
 {
-    uintptr_t p = (uintptr_t)ptr;
-    mgc_span *s = mgc__span_of(p);
     uint32_t inc;
     if (!s || ((inc = mgc__span_pin(s)) & 1))
         return NULL;
     base_view v;
     read_view(s, p, &v);
+    /* The record may have been freed and set up for a span elsewhere
+       between the lookup and the pin: then p is not in it. */
+    if (p - v.base >= v.bytes)
+        return NULL;
     if (v.large)
         return mgc__slot_state(s, 0, inc) == MGC_SLOT_LIVE ? (void *)v.base : NULL;
     if (v.idx >= v.nelems || mgc__slot_state(s, v.idx, inc) != MGC_SLOT_LIVE)

@@ -198,7 +198,8 @@ static void free_object(mgc_thread *t, uintptr_t p, const char *fn, bool sized, 
 {
     mgc_span *s = mgc__span_of(p);
     uint32_t inc;
-    if (!s || ((inc = mgc__span_pin(s)) & 1))
+    /* Out of range: the record was set up elsewhere after the lookup. */
+    if (!s || ((inc = mgc__span_pin(s)) & 1) || p - s->base >= (uintptr_t)s->npages * MGC_PAGE_SIZE)
         mgc__no_object(fn, p);
     if (sized)
         check_size(fn, p, s, size, noscan);

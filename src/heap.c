@@ -333,6 +333,10 @@ static void release_reserve_at(uintptr_t base, uintptr_t owner)
         release_reserve(s);
 }
 
+/* A record's bytes as the metadata allocator counts them (rounded to its
+   16-byte step), so MSpanInuse is exact whichever way a record goes. */
+#define RECORD_BYTES mgc__round_up(sizeof(mgc_span), 16)
+
 /* A span record to set up, its incarnation odd: a spare one (a reader may
    still look at it: every field but the bitmap pointers, which must never
    be NULL, and the incarnation is reset, and span_init points the bitmaps
@@ -342,13 +346,13 @@ static mgc_span *new_record(void)
 {
     mgc_span *s = H.spare;
     if (!s) {
-        s = mgc__meta_try_alloc(sizeof *s, MGC_META_MSPAN);
+        s = mgc__meta_try_alloc(RECORD_BYTES, MGC_META_MSPAN);
         if (s)
             atomic_store_explicit(&s->incarnation, 1, memory_order_relaxed);
         return s;
     }
     H.spare = s->next;
-    mgc__meta_account_inuse(MGC_META_MSPAN, (int64_t)sizeof *s);
+    mgc__meta_account_inuse(MGC_META_MSPAN, (int64_t)RECORD_BYTES);
     memset(s, 0, offsetof(mgc_span, alloc_bits));
     memset(&s->slot_types, 0, offsetof(mgc_span, incarnation) - offsetof(mgc_span, slot_types));
     return s;
@@ -359,7 +363,7 @@ static void spare_record(mgc_span *s)
 {
     s->next = H.spare;
     H.spare = s;
-    mgc__meta_account_inuse(MGC_META_MSPAN, -(int64_t)sizeof *s);
+    mgc__meta_account_inuse(MGC_META_MSPAN, -(int64_t)RECORD_BYTES);
 }
 
 mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass, uintptr_t room, uintptr_t prev,

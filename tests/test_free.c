@@ -13,6 +13,7 @@
 #include "internal/free.h"
 #include "internal/gc.h"
 #include "internal/heap.h"
+#include "internal/meta.h"
 #include "internal/sweep.h"
 #include "internal/sizeclass.h"
 #include "testing.h"
@@ -783,9 +784,25 @@ static void freed_record(void)
         CHECK_MSG(mgc__span_of((uintptr_t)q[n - 1]) == s, "the record was not reused in %d spans", n);
         CHECK(mgc__slot_state(s, idx, inc) == MGC_SLOT_FREE);
         CHECK(mgc__slot_state(s, 0, mgc__span_pin(s)) == MGC_SLOT_LIVE);
+        /* A lookup of the old address that found this record before it
+           went, pinned after it came back as a span elsewhere: p is not in
+           that span (it returned the new object's base). */
+        if (q[n - 1] != t_unhide(hidden))
+            CHECK(mgc__base_in(s, (uintptr_t)t_unhide(hidden) + 8) == NULL);
         while (n)
             mgc_free(q[--n]);
     }
+    /* MSpanInuse: the records of the spans in use and the span list, as
+       the metadata allocator counts them (16-byte steps, or pages past 16
+       KiB); a spare record counts nothing. It was 8 bytes over for every
+       record ever made (made counted rounded, spared counted not). */
+    mgc_collect();
+    mgc_memstats ms;
+    mgc_read_memstats(&ms);
+    size_t rec = (sizeof(mgc_span) + 15) & ~(size_t)15, list = mgc__heap.allspans_cap * sizeof(mgc_span *);
+    list = list <= MGC_META_STABLE_MAX ? (list + 15) & ~(size_t)15 : (list + 4095) & ~(size_t)4095;
+    CHECK_MSG(ms.mspan_inuse == mgc__heap.nallspans * rec + list, "mspan_inuse %llu, %zu spans in use: %zu",
+              (unsigned long long)ms.mspan_inuse, mgc__heap.nallspans, mgc__heap.nallspans * rec + list);
     alarm(0);
 }
 

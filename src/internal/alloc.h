@@ -30,4 +30,9 @@ MGC_INTERNAL void *mgc__alloc_growable_raw(size_t size, size_t room);
    follows), false when p is not large or its neighbours are taken. */
 MGC_INTERNAL bool mgc__grow_in_place(void *p, size_t size, bool zeroed);
 
+/* mgc_base(p) as seen from span s, which a lookup of p found: s may have
+   been freed, or set up for another span, since (tests pass a stale one). */
+struct mgc_span;
+MGC_INTERNAL void *mgc__base_in(const struct mgc_span *s, uintptr_t p);
+
 #endif /* MGC_ALLOC_H */
