@@ -532,7 +532,9 @@ typedef struct mgc_memstats {
     int enable_gc;               /* always 1 */
     int debug_gc;                /* always 0 */
 
-    /* Per size class, classes 0-60 as Go reports them (0 = large). */
+    /* Per size class, classes 0-60 as Go reports them. Entry 0 stands for
+       class 0, the large objects, and stays zero, as in Go: large objects
+       count in mallocs, frees and the byte totals only. */
     mgc_size_stats by_size[61];
 
     /* mgc's own additions. */

@@ -351,6 +351,8 @@ void *mgc_alloc_noscan(size_t size)
     return alloc_slow(size, MGC_KIND_NOSCAN, NULL, 1, true, 0);
 }
 
+void (*mgc__test_grown_hook)(void);
+
 bool mgc__grow_in_place(void *ptr, size_t size, bool zeroed)
 {
     uintptr_t p = (uintptr_t)ptr;
@@ -373,9 +375,15 @@ bool mgc__grow_in_place(void *ptr, size_t size, bool zeroed)
         ok = mgc__heap_extend_span(s, npages, &needzero);
     if (ok && s->large_type)
         s->large_count = s->elemsize / s->large_type->size;
-    mgc__unlock(&c->lock);
-    if (ok) {
+    /* Counted before the unlock, as a large allocation or free is: a fork's
+       child never has the pages without the bytes (its heap_alloc fell
+       short, and wrapped below zero at the free). */
+    if (ok)
         mgc__stat_add(&mgc__stats.large_alloc_bytes, s->elemsize - old);
+    mgc__unlock(&c->lock);
+    if (ok && mgc__test_grown_hook)
+        mgc__test_grown_hook();
+    if (ok) {
         mgc__pacer_add_live((int64_t)(s->elemsize - old));
         if (mgc__pacer_should_trigger())
             t->gc_wanted = 1;

@@ -48,13 +48,30 @@ void *mgc__cache_refill(mgc_thread *t, unsigned spc)
     return mgc__cache_take(s);
 }
 
-void mgc__cache_flush(mgc_mcache *c)
+void mgc__cache_flush_spans(mgc_mcache *c)
 {
     for (unsigned i = 0; i < MGC_NUM_SPAN_CLASSES; i++) {
         c->cls[i].reuse = 0;
         if (c->cls[i].span != &mgc__empty_span)
             mgc__central_uncache_span(&c->cls[i].span);
     }
+    /* The tiny block may have room left, but its span just went back and
+       will be swept: a block nobody references must not be bumped into. */
+    c->tiny = 0;
+    c->tinyoffset = MGC_TINY_SIZE;
+    c->tiny_desc = NULL;
+}
+
+void mgc__cache_flush(mgc_mcache *c)
+{
+    mgc__cache_flush_spans(c);
+    mgc__cache_flush_counts(c);
+}
+
+void (*mgc__test_flush_counts_hook)(void);
+
+void mgc__cache_flush_counts(mgc_mcache *c)
+{
     /* A reused slot was freed and allocated again: count both. Slots still
        on the lists are dropped uncounted: the sweeper will count them freed. */
     for (unsigned sc = 0; sc < MGC_NUM_SIZE_CLASSES; sc++) {
@@ -65,12 +82,9 @@ void mgc__cache_flush(mgc_mcache *c)
         }
     }
     mgc__stat_add(&mgc__stats.nfree_explicit, c->nfree_explicit);
+    if (mgc__test_flush_counts_hook)
+        mgc__test_flush_counts_hook();
     c->nfree_explicit = 0;
-    /* The tiny block may have room left, but its span just went back and
-       will be swept: a block nobody references must not be bumped into. */
-    c->tiny = 0;
-    c->tinyoffset = MGC_TINY_SIZE;
-    c->tiny_desc = NULL;
     mgc__stat_add(&mgc__stats.tiny_allocs, c->tiny_allocs);
     c->tiny_allocs = 0;
 }

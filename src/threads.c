@@ -410,11 +410,13 @@ int mgc_thread_attach(void)
 static void detach(mgc_thread *t)
 {
     mgc__cs_enter(t);
-    mgc__cache_flush(&t->cache);
+    mgc__cache_flush_spans(&t->cache);
     mgc__cs_exit(t);
     /* Still registered while waiting for the lock: a collection that holds
-       it stops this thread like any other. */
+       it stops this thread like any other (and counts what its cache still
+       holds). The counters go with the thread's leaving (cache.h). */
     mgc__lock(&reg.lock);
+    mgc__cache_flush_counts(&t->cache);
     MGC_DLIST_REMOVE(reg.list, t);
     atomic_store_explicit(&t->listed, 0, memory_order_relaxed);
     reg.count--;

@@ -338,6 +338,131 @@ static void pause_ms(rng *r, int lo, int hi)
     nanosleep(&ts, NULL);
 }
 
+/* A fork while another thread leaves the registry with counts in its
+   cache (reuses, explicit frees): the child must count them once. They
+   went into MemStats unlocked, before the thread left the registry, and a
+   fork between the add and the clear had the child's flush of the gone
+   thread's cache add them again. Made deterministic with a hook in the
+   middle of that add-and-clear: the detaching thread asks main to fork
+   there and waits 100 ms; the counts now move under the registry lock,
+   which fork's prepare takes, so the fork waits for the thread to go. */
+#include "internal/cache.h"
+static _Atomic int g_hook_armed, g_fork_now;
+static void counts_hook(void)
+{
+    if (!atomic_exchange(&g_hook_armed, 0))
+        return;
+    atomic_store(&g_fork_now, 1);
+    usleep(100000);
+}
+static void *leaver(void *arg)
+{
+    (void)arg;
+    void *p[1000];
+    for (int i = 0; i < 1000; i++)
+        p[i] = mgc_alloc(48);
+    for (int i = 0; i < 1000; i++)
+        mgc_free(p[i]);
+    for (int i = 0; i < 1000; i++)
+        p[i] = mgc_alloc(48); /* reuses */
+    atomic_store(&g_hook_armed, 1);
+    mgc_thread_detach();
+    return NULL;
+}
+static void fork_while_leaving(void)
+{
+    mgc_collect();
+    mgc_memstats m0;
+    mgc_read_memstats(&m0);
+    mgc__test_flush_counts_hook = counts_hook;
+    pthread_t t;
+    CHECK_EQ(mgc_pthread_create(&t, NULL, leaver, NULL), 0);
+    while (!atomic_load(&g_fork_now))
+        usleep(1000);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        t_watchdog(30, "fork_while_leaving child");
+        mgc_memstats m;
+        mgc_read_memstats(&m);
+        CHECK_MSG(m.frees_explicit == m0.frees_explicit + 1000, "child: %llu explicit frees, %llu made",
+                  (unsigned long long)(m.frees_explicit - m0.frees_explicit), 1000ull);
+        _exit(0);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        CHECK(errno == EINTR);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fork_while_leaving: child status %d", st);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    mgc__test_flush_counts_hook = NULL;
+    mgc_memstats m;
+    mgc_read_memstats(&m);
+    CHECK_EQ(m.frees_explicit, m0.frees_explicit + 1000);
+    fprintf(stderr, "fork while a thread leaves with 1000 explicit frees in its cache: counted once\n");
+}
+
+/* A fork right after another thread grew a large object in place: the
+   child's heap_alloc must have the new size (its bytes were counted after
+   the class lock was released, so a child could have the pages without
+   the bytes: heap_alloc short, and below zero once freed). The hook runs
+   just after that unlock; the growing thread asks main to fork there. */
+#include "internal/alloc.h"
+static void *volatile g_grown;
+static _Atomic int g_grew; /* the hook ran: the object has grown */
+static void grown_hook(void)
+{
+    if (!atomic_exchange(&g_hook_armed, 0))
+        return;
+    atomic_store(&g_grew, 1);
+    atomic_store(&g_fork_now, 1);
+    usleep(100000);
+}
+static void *grower(void *arg)
+{
+    (void)arg;
+    g_grown = mgc__alloc_growable_raw(64 << 10, 256 << 10); /* room held after it */
+    atomic_store(&g_hook_armed, 1);
+    mgc__grow_in_place(g_grown, 256 << 10, true);
+    atomic_store(&g_hook_armed, 0);
+    atomic_store(&g_fork_now, 1); /* not grown: no fork to wait for */
+    return NULL;
+}
+static void fork_after_growth(void)
+{
+    mgc_collect();
+    mgc_memstats m0;
+    mgc_read_memstats(&m0);
+    atomic_store(&g_fork_now, 0);
+    mgc__test_grown_hook = grown_hook;
+    pthread_t t;
+    CHECK_EQ(mgc_pthread_create(&t, NULL, grower, NULL), 0);
+    while (!atomic_load(&g_fork_now))
+        usleep(1000);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        t_watchdog(30, "fork_after_growth child");
+        if (!atomic_load(&g_grew)) /* it did not grow: nothing to check */
+            _exit(0);
+        mgc_collect();
+        mgc_memstats m;
+        mgc_read_memstats(&m);
+        CHECK_MSG(m.heap_alloc - m0.heap_alloc == 256 << 10, "child: heap_alloc grew by %lld, the object has %d",
+                  (long long)(m.heap_alloc - m0.heap_alloc), 256 << 10);
+        _exit(0);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        CHECK(errno == EINTR);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fork_after_growth: child status %d", st);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    mgc__test_grown_hook = NULL;
+    CHECK_MSG(atomic_load(&g_grew), "a 64 KiB object with room after it could not grow in place to 256 KiB");
+    fprintf(stderr, "fork right after a growth in place: the child counts the new size\n");
+}
+
 int main(void)
 {
     g_sanitized = t_sanitized();
@@ -391,6 +516,8 @@ int main(void)
     mgc_collect();
     verify_inherited();
     fork_counts(g_sanitized ? 40 : 120);
+    fork_while_leaving();
+    fork_after_growth();
     fprintf(stderr, "ok: %d forks, %d children exited 0\n", g_forks, g_children_ok);
     return 0;
 }

@@ -29,6 +29,9 @@ MGC_INTERNAL void *mgc__alloc_growable_raw(size_t size, size_t room);
    it now has room (the new bytes zeroed if zeroed; a typed object's length
    follows), false when p is not large or its neighbours are taken. */
 MGC_INTERNAL bool mgc__grow_in_place(void *p, size_t size, bool zeroed);
+/* Test hook: called by mgc__grow_in_place after a growth, once the
+   span's class lock is released. */
+extern MGC_INTERNAL void (*mgc__test_grown_hook)(void);
 
 /* mgc_base(p) as seen from span s, which a lookup of p found: s may have
    been freed, or set up for another span, since (tests pass a stale one). */

@@ -107,6 +107,18 @@ MGC_INTERNAL void *mgc__cache_refill(struct mgc_thread *t, unsigned spc);
    each collection, at thread exit, and for dead threads after fork). A
    dropped freed slot is garbage the sweeper will reclaim. */
 MGC_INTERNAL void mgc__cache_flush(mgc_mcache *c);
+/* The two halves of a flush: the spans, reuse lists and tiny block; then
+   the counters (reuses, explicit frees, tiny allocations) into MemStats.
+   A detaching thread moves its counters under the registry lock, as it
+   leaves the registry: fork's prepare takes that lock, so a child either
+   still lists the thread and flushes the counters once, or sees them
+   moved (a fork between the halves of an unlocked flush counted them
+   twice in the child). */
+MGC_INTERNAL void mgc__cache_flush_spans(mgc_mcache *c);
+MGC_INTERNAL void mgc__cache_flush_counts(mgc_mcache *c);
+/* Test hook: called by mgc__cache_flush_counts between adding the explicit
+   frees to MemStats and clearing the cache's count. */
+extern MGC_INTERNAL void (*mgc__test_flush_counts_hook)(void);
 MGC_INTERNAL void mgc__cache_init(mgc_mcache *c);
 /* What a cache holds that MemStats has not seen yet (for exact figures in
    a stopped world): objects allocated from cached spans since they were
