@@ -4,8 +4,9 @@
  * (16-byte steps up to MGC_META_STABLE_MAX, 16 KiB); larger ones map their
  * own pages.
  *
- * Invariants: every block handed out is zeroed; a freed block is reused only
- * for a request of the same rounded size; chunks are never unmapped, and the
+ * Invariants: every block handed out is zeroed; a freed block is reused for
+ * a request of the same rounded size, or, when the OS has no chunk to give,
+ * split for a smaller one; chunks are never unmapped, and the
  * last MGC_META_READ_SLACK bytes of each are never handed out, so a read that
  * far past any small block's start stays in mapped memory (meta.h). Guarded
  * by meta.lock (last in the lock order: nothing is locked while holding it).
@@ -65,6 +66,23 @@ static char *from_os(size_t len, bool may_dip)
 
 static void *meta_alloc(size_t size, enum mgc_meta_cat cat, bool may_dip);
 
+/* The first free block larger than list li's size, its tail past that size
+   put on the list of the tail's size. NULL if there is none. Lock held. */
+static void *split_larger(size_t li)
+{
+    for (size_t j = li + 1; j < META_NLISTS; j++) {
+        meta_free *f = meta.lists[j];
+        if (!f)
+            continue;
+        meta.lists[j] = f->next;
+        meta_free *rest = (meta_free *)((char *)f + li * META_STEP);
+        rest->next = meta.lists[j - li];
+        meta.lists[j - li] = rest;
+        return f;
+    }
+    return NULL;
+}
+
 void *mgc__meta_alloc(size_t size, enum mgc_meta_cat cat)
 {
     void *p = meta_alloc(size, cat, true);
@@ -104,8 +122,16 @@ static void *meta_alloc(size_t size, enum mgc_meta_cat cat, bool may_dip)
                1 MiB. The slack after end is never handed out. */
             char *c = from_os(META_CHUNK, may_dip);
             if (!c) {
+                /* No address space for a chunk: a larger free block, split
+                   (a heap of one class, dropped, leaves its bitmaps on one
+                   list; another class's spans need other sizes). */
+                p = split_larger(li);
                 mgc__unlock(&meta.lock);
-                return NULL;
+                if (!p)
+                    return NULL;
+                memset(p, 0, size);
+                atomic_fetch_add_explicit(&meta.inuse[cat], size, memory_order_relaxed);
+                return p;
             }
             meta.cur = c;
             meta.end = meta.cur + META_CHUNK - MGC_META_READ_SLACK;

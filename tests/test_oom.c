@@ -107,7 +107,26 @@ static void capped_metadata(void *arg)
     small_list = NULL;
     CHECK(mgc_alloc(16) != NULL);
     CHECK(mgc_alloc(1 << 20) != NULL);
-    printf("ok: %zu small objects (%zu MiB) until the metadata ran out\n", n, n * 16 >> 20);
+    /* Dropped, they leave their spans' metadata free but of their own
+       sizes; objects of another class must get it (split), not ENOMEM
+       over an empty heap (they got 0). */
+    size_t n48 = 0;
+    for (;;) {
+        errno = 0;
+        void **p = mgc_alloc(48);
+        if (!p) {
+            CHECK_EQ(errno, ENOMEM);
+            break;
+        }
+        p[0] = small_list;
+        small_list = p;
+        n48++;
+    }
+    CHECK_MSG(n48 * 48 > n * 16 / 4, "after %zu MiB of 16-byte objects were dropped, only %zu MiB of 48-byte ones",
+              n * 16 >> 20, n48 * 48 >> 20);
+    small_list = NULL;
+    printf("ok: %zu small objects (%zu MiB) until the metadata ran out, then %zu MiB of another class\n", n,
+           n * 16 >> 20, n48 * 48 >> 20);
 }
 
 int main(void)
