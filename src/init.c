@@ -53,6 +53,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    mgc__os_fork_child();
     mgc__meta_fork_child();
     mgc__heap_fork_child();
     mgc__central_fork_child();
@@ -66,6 +67,7 @@ static void fork_child(void)
 static void do_init(void)
 {
     mgc__gc.start_ns = mgc__os_nanotime();
+    mgc__os_maps_open();
     mgc__options_init();
     init_err = mgc__meta_init();
     if (!init_err)

@@ -15,6 +15,7 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -138,23 +139,103 @@ typedef struct maps_line {
     bool r, w;
 } maps_line;
 
+/* /proc/self/maps, opened once (mgc__os_maps_open) and kept: a stop must
+   not depend on a free descriptor (with none, EMFILE, the open failed and
+   coroutine stacks went unscanned), nor on /proc staying mounted. Read
+   with pread from offset 0, so no reader depends on a file position. The
+   device and inode say it is still ours (a program may close every
+   descriptor and open others), the pid that it is this process's
+   (/proc/self resolves when it is opened, and a fork child inherits the
+   parent's). -1 when not open. */
+static struct {
+    _Atomic int fd;
+    int pid;
+    dev_t dev;
+    ino_t ino;
+} maps_kept = {.fd = -1};
+
+static int maps_open_raw(void)
+{
+    return (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+}
+
+/* The kept descriptor, still the maps of this process, or -1. */
+static int maps_kept_fd(void)
+{
+    int fd = atomic_load_explicit(&maps_kept.fd, memory_order_acquire);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if ((int)syscall(SYS_getpid) != maps_kept.pid || syscall(SYS_fstat, fd, &st) != 0 ||
+        st.st_dev != maps_kept.dev || st.st_ino != maps_kept.ino)
+        return -1;
+    return fd;
+}
+
+void mgc__os_maps_open(void)
+{
+    int fd = maps_open_raw();
+    if (fd < 0)
+        return; /* no descriptor or no /proc now: maps_walk opens it per use */
+    if (fd <= 2) {
+        /* Opened while a standard stream was closed: keep it above them,
+           where the program's next open(), meant for the stream, does not
+           find it in the way. */
+        int hi = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 3);
+        syscall(SYS_close, fd);
+        if (hi < 0)
+            return;
+        fd = hi;
+    }
+    struct stat st;
+    if (syscall(SYS_fstat, fd, &st) != 0) {
+        syscall(SYS_close, fd);
+        return;
+    }
+    maps_kept.pid = (int)syscall(SYS_getpid);
+    maps_kept.dev = st.st_dev;
+    maps_kept.ino = st.st_ino;
+    atomic_store_explicit(&maps_kept.fd, fd, memory_order_release);
+}
+
+void mgc__os_fork_child(void)
+{
+    /* The inherited descriptor lists the parent's mappings. Closed only
+       if it is still ours: the program may have reused the number. */
+    int fd = atomic_load_explicit(&maps_kept.fd, memory_order_relaxed);
+    atomic_store_explicit(&maps_kept.fd, -1, memory_order_relaxed);
+    struct stat st;
+    if (fd >= 0 && syscall(SYS_fstat, fd, &st) == 0 && st.st_dev == maps_kept.dev && st.st_ino == maps_kept.ino)
+        syscall(SYS_close, fd);
+    mgc__os_maps_open();
+}
+
 /* Call fn(ctx, line) for each mapping, lowest first, until it returns
    false. Raw system calls and this frame's buffers only. false when the
-   file cannot be read. */
+   file cannot be read, or a read fails part-way (what was seen may end
+   early). */
 static bool maps_walk(bool (*fn)(void *ctx, const maps_line *m), void *ctx)
 {
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
+    int fd = maps_kept_fd();
+    bool own = fd < 0;
+    if (own) {
+        fd = maps_open_raw();
+        if (fd < 0)
+            return false;
+    }
     char buf[4096], line[256];
     size_t len = 0;
-    bool more = true;
+    off_t off = 0;
+    bool more = true, ok = true;
     while (more) {
-        ssize_t n = syscall(SYS_read, fd, buf, sizeof buf);
+        ssize_t n = syscall(SYS_pread64, fd, buf, sizeof buf, off);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0)
+            ok = false;
         if (n <= 0)
             break;
+        off += n;
         for (ssize_t i = 0; i < n && more; i++) {
             if (buf[i] != '\n') {
                 if (len < sizeof line - 1)
@@ -176,8 +257,9 @@ static bool maps_walk(bool (*fn)(void *ctx, const maps_line *m), void *ctx)
             more = fn(ctx, &m);
         }
     }
-    syscall(SYS_close, fd);
-    return true;
+    if (own)
+        syscall(SYS_close, fd);
+    return ok;
 }
 
 typedef struct extent_ctx {

@@ -36,14 +36,23 @@ MGC_INTERNAL int mgc__os_gettid(void);
 MGC_INTERNAL void mgc__os_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns);
 MGC_INTERNAL void mgc__os_futex_wake(_Atomic uint32_t *addr, int n);
 
+/* Open /proc/self/maps for mgc__os_rw_extent and keep it open (at
+   start-up, world running): a stop then needs no free descriptor. If it
+   cannot be opened now, each use opens it. */
+MGC_INTERNAL void mgc__os_maps_open(void);
+/* In a fork child: the kept descriptor lists the parent's mappings
+   (/proc/self resolved when it was opened); open the child's. */
+MGC_INTERNAL void mgc__os_fork_child(void);
+
 /* The readable and writable memory around addr: the run of adjacent
    read/write mappings that contains it, from /proc/self/maps (the kernel
    lists one line per VMA and need not merge neighbours). Read with raw
    system calls and stack buffers only (no malloc, no stdio: safe with the
-   world stopped; about 4.5 KiB of stack). false when addr is in no such
-   mapping or the file cannot be read. Writable only: a stack always is,
-   and read-only file mappings, whose pages past the file's end fault
-   when read, are left out. */
+   world stopped; about 4.5 KiB of stack), through the descriptor kept
+   open, or one opened for the call when there is none. false when addr is
+   in no such mapping or the file cannot be read (in full). Writable
+   only: a stack always is, and read-only file mappings, whose pages past
+   the file's end fault when read, are left out. */
 MGC_INTERNAL bool mgc__os_rw_extent(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
 
 /* write(2) the whole buffer to fd 2, retrying on EINTR. */
