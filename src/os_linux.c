@@ -133,10 +133,13 @@ static uintptr_t parse_hex(const char **s)
     }
 }
 
-/* One line of /proc/self/maps: "lo-hi rwxp ...". */
+/* One line of /proc/self/maps: "lo-hi rwxp offset major:minor inode
+   path". anon: no device and no inode, memory no file backs (no path,
+   [heap], [stack], [anon:name]); a file's pages past its end raise SIGBUS
+   when read, and the maps do not say where that end is. */
 typedef struct maps_line {
     uintptr_t lo, hi;
-    bool r, w;
+    bool r, w, anon;
 } maps_line;
 
 /* /proc/self/maps, opened once (mgc__os_maps_open) and kept: a stop must
@@ -254,6 +257,25 @@ static bool maps_walk(bool (*fn)(void *ctx, const maps_line *m), void *ctx)
                 continue;
             m.r = s[0] == 'r';
             m.w = s[1] == 'w';
+            while (*s && *s != ' ')
+                s++;
+            if (*s++ != ' ')
+                continue;
+            (void)parse_hex(&s); /* offset */
+            if (*s++ != ' ')
+                continue;
+            uintptr_t major = parse_hex(&s);
+            if (*s++ != ':')
+                continue;
+            uintptr_t minor = parse_hex(&s);
+            if (*s++ != ' ')
+                continue;
+            uintptr_t inode = 0;
+            if (*s < '0' || *s > '9')
+                continue;
+            for (; *s >= '0' && *s <= '9'; s++)
+                inode = inode * 10 + (uintptr_t)(*s - '0');
+            m.anon = !major && !minor && !inode;
             more = fn(ctx, &m);
         }
     }
@@ -264,13 +286,13 @@ static bool maps_walk(bool (*fn)(void *ctx, const maps_line *m), void *ctx)
 
 typedef struct extent_ctx {
     uintptr_t addr, lo, hi;
-    bool found, run; /* run: [lo, hi) is a run of rw mappings so far */
+    bool found, run; /* run: [lo, hi) is a run of anonymous rw mappings so far */
 } extent_ctx;
 
 static bool extent_cb(void *p, const maps_line *m)
 {
     extent_ctx *x = p;
-    bool ok = m->r && m->w;
+    bool ok = m->r && m->w && m->anon;
     if (x->found) {
         if (!ok || m->lo != x->hi)
             return false; /* the run containing addr ends here */

@@ -198,7 +198,8 @@ size_t mgc__roots_collect(mgc_root **out)
                the stop point up: to the top of the alternate stack when
                sigaltstack said which it is (SS_ONSTACK); otherwise (an
                SS_AUTODISARM alternate stack, a coroutine stack) to the end
-               of the read/write memory holding the stop point, at most
+               of the anonymous read/write memory holding the stop point
+               (a file mapping may fault past the file's end), at most
                MGC_FOREIGN_STACK_SCAN bytes (a stack in malloc's heap lies
                in one mapping with the whole heap). */
             if (t->alt_hi && t->stop_sp >= t->alt_lo && t->stop_sp < t->alt_hi)
@@ -209,8 +210,9 @@ size_t mgc__roots_collect(mgc_root **out)
             /* And the thread's own stack, whose depth at the switch is
                unknown: all of it that can be read. A stack the program
                gave (pthread_attr_setstack) may keep its own PROT_NONE
-               guard page inside [stack_lo, stack_hi); the main thread's
-               grows down to its mapping's current extent. */
+               guard page, or even a file mapping, inside [stack_lo,
+               stack_hi); the main thread's grows down to its mapping's
+               current extent. */
             if (mgc__os_rw_extent(t->stack_hi - 1, &mlo, &mhi))
                 lo = mlo > t->stack_lo ? mlo : t->stack_lo;
             else if (t->tid == getpid())

@@ -12,6 +12,12 @@
  *   3. The same on a stack from mmap with a PROT_NONE guard page below it.
  *   4. A coroutine on a malloc'd stack that allocates all the while: most
  *      stops land inside an allocation (the deferred stop).
+ *   5. A coroutine on an mmap'd stack right below a writable MAP_SHARED
+ *      mapping of a file shorter than the mapping: its pages past the end
+ *      of the file raise SIGBUS when read. Before the fix the scan above
+ *      the stop point ran on into that mapping and the collector died of
+ *      SIGBUS; now the run ends at the first mapping that is not
+ *      anonymous.
  *
  * In each, the frame on the foreign stack holds the only references to 16
  * objects (the globals that handed them over held them hidden) while
@@ -74,7 +80,26 @@ static ucontext_t g_main_ctx, g_co_ctx;
 
 static void coroutine(void) { hold_and_wait(); }
 
-typedef enum { ALT_AUTODISARM, CO_MALLOC, CO_MMAP, CO_MALLOC_ALLOCATING } kind;
+typedef enum { ALT_AUTODISARM, CO_MALLOC, CO_MMAP, CO_MALLOC_ALLOCATING, CO_BELOW_SHORT_FILE } kind;
+
+/* Case 5: [stack | 2 pages of a 1-page file, MAP_SHARED, read/write]; the
+   program has used the file's page. *fd is the file's descriptor. */
+static char *stack_below_short_file(size_t pg, int *fd)
+{
+    char path[4096];
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, sizeof path, "%s/mgc-short-file-XXXXXX", dir && *dir ? dir : "/tmp");
+    *fd = mkstemp(path);
+    CHECK_MSG(*fd >= 0, "mkstemp %s: %s", path, strerror(errno));
+    unlink(path);
+    CHECK(ftruncate(*fd, (off_t)pg) == 0);
+    char *map = mmap(NULL, STACK + 2 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(map != MAP_FAILED);
+    CHECK(mmap(map, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == map);
+    CHECK(mmap(map + STACK, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, *fd, 0) == map + STACK);
+    map[STACK] = 1;
+    return map;
+}
 
 static void *victim(void *arg)
 {
@@ -100,9 +125,13 @@ static void *victim(void *arg)
         free(alt);
         return NULL;
     }
-    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), maplen = STACK + pg;
     char *map = NULL, *stk;
-    if (k == CO_MMAP) {
+    int fd = -1;
+    if (k == CO_BELOW_SHORT_FILE) {
+        stk = map = stack_below_short_file(pg, &fd);
+        maplen = STACK + 2 * pg;
+    } else if (k == CO_MMAP) {
         map = mmap(NULL, STACK + pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         CHECK(map != MAP_FAILED);
         CHECK(mprotect(map, pg, PROT_NONE) == 0);
@@ -118,9 +147,11 @@ static void *victim(void *arg)
     makecontext(&g_co_ctx, coroutine, 0);
     CHECK(swapcontext(&g_main_ctx, &g_co_ctx) == 0);
     if (map)
-        munmap(map, STACK + pg);
+        munmap(map, maplen);
     else
         free(stk);
+    if (fd >= 0)
+        close(fd);
     return NULL;
 }
 
@@ -167,6 +198,7 @@ int main(void)
     run(CO_MALLOC, "coroutine on a malloc'd stack");
     run(CO_MMAP, "coroutine on an mmap'd stack with a guard page");
     run(CO_MALLOC_ALLOCATING, "coroutine on a malloc'd stack, allocating");
+    run(CO_BELOW_SHORT_FILE, "coroutine on an mmap'd stack below a shared mapping longer than its file");
     alarm(0);
     return 0;
 }

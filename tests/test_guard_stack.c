@@ -15,6 +15,13 @@
  * page (the test died of SIGSEGV); now the scan starts above the guard,
  * and the objects the thread holds on its own stack, above the guard,
  * survive.
+ *
+ * Last, a coroutine again, with the stack's lowest two pages a writable
+ * MAP_SHARED mapping of a one-page file instead of the guard: its second
+ * page, past the end of the file, raises SIGBUS when read. Before the
+ * second fix the readable extent ran down across that mapping and the
+ * collector died of SIGBUS; now it ends at the first mapping that is not
+ * anonymous.
  */
 #include "testing.h"
 #include <mgc.h>
@@ -98,13 +105,27 @@ static NOINLINE void churn(void)
     t_scrub_stack();
 }
 
-static void run(bool coroutine, const char *what)
+static void run(bool coroutine, bool short_file, const char *what)
 {
     /* 4 MiB: ThreadSanitizer wants about 1 MiB of a thread's stack. */
     size_t sz = 4u << 20, pg = (size_t)sysconf(_SC_PAGESIZE);
     char *stk = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(stk != MAP_FAILED);
-    CHECK(mprotect(stk, pg, PROT_NONE) == 0); /* the program's guard page, inside the stack it gives */
+    int fd = -1;
+    if (short_file) {
+        /* Two pages of a one-page file at the stack's low end. */
+        char path[4096];
+        const char *dir = getenv("TMPDIR");
+        snprintf(path, sizeof path, "%s/mgc-short-file-XXXXXX", dir && *dir ? dir : "/tmp");
+        fd = mkstemp(path);
+        CHECK_MSG(fd >= 0, "mkstemp %s: %s", path, strerror(errno));
+        unlink(path);
+        CHECK(ftruncate(fd, (off_t)pg) == 0);
+        CHECK(mmap(stk, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == stk);
+        stk[0] = 1;
+    } else {
+        CHECK(mprotect(stk, pg, PROT_NONE) == 0); /* the program's guard page, inside the stack it gives */
+    }
     pthread_attr_t at;
     CHECK_EQ(pthread_attr_init(&at), 0);
     CHECK_EQ(pthread_attr_setstack(&at, stk, sz), 0);
@@ -125,6 +146,8 @@ static void run(bool coroutine, const char *what)
               atomic_load(&g_lost), N);
     fprintf(stderr, "%s: 5 collections, no fault, %d objects on its guarded stack kept\n", what, N);
     munmap(stk, sz);
+    if (fd >= 0)
+        close(fd);
 }
 
 int main(void)
@@ -132,10 +155,11 @@ int main(void)
     t_watchdog_taker();
     t_watchdog(20, "collections with a thread on a guarded stack of its own");
     if (!T_TSAN)
-        run(false, "thread in a handler on its alternate stack");
+        run(false, false, "thread in a handler on its alternate stack");
     else
         fprintf(stderr, "thread in a handler on its alternate stack: skipped under TSan\n");
-    run(true, "thread in a coroutine");
+    run(true, false, "thread in a coroutine");
+    run(true, true, "thread in a coroutine, a short file mapped at its stack's low end");
     alarm(0);
     return 0;
 }

@@ -45,14 +45,17 @@ MGC_INTERNAL void mgc__os_maps_open(void);
 MGC_INTERNAL void mgc__os_fork_child(void);
 
 /* The readable and writable memory around addr: the run of adjacent
-   read/write mappings that contains it, from /proc/self/maps (the kernel
-   lists one line per VMA and need not merge neighbours). Read with raw
+   anonymous read/write mappings that contains it, from /proc/self/maps
+   (the kernel lists one line per VMA and need not merge neighbours). Read with raw
    system calls and stack buffers only (no malloc, no stdio: safe with the
    world stopped; about 4.5 KiB of stack), through the descriptor kept
    open, or one opened for the call when there is none. false when addr is
-   in no such mapping or the file cannot be read (in full). Writable
-   only: a stack always is, and read-only file mappings, whose pages past
-   the file's end fault when read, are left out. */
+   in no such mapping or the file cannot be read (in full). Anonymous
+   (no device, no inode) and writable only, as a stack always is: a file
+   mapping's pages past the file's end raise SIGBUS when read, and the
+   maps do not say where that end is, so a file-backed line ends the run
+   (before, a writable MAP_SHARED mapping of a short file just above a
+   coroutine's stack killed the collector). */
 MGC_INTERNAL bool mgc__os_rw_extent(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
 
 /* write(2) the whole buffer to fd 2, retrying on EINTR. */
