@@ -166,7 +166,10 @@ static void free_large(mgc_span *s, uint32_t inc, uintptr_t p, const char *fn)
     mgc__lock(&c->lock);
     /* Whoever frees a large span (a free, a sweep) holds its class lock:
        with the record still the one pinned, s->spanclass named this lock,
-       and the span stays as it is until the unlock. */
+       and the span stays as it is until the unlock. The fence keeps the
+       read of spanclass before this second read of the number (the
+       seqlock's reader side; the lock's acquire alone does not). */
+    atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&s->incarnation, memory_order_relaxed) != inc) {
         mgc__unlock(&c->lock);
         mgc__not_live(fn, p, MGC_SLOT_FREE);
