@@ -369,36 +369,49 @@ static void *leaver(void *arg)
     mgc_thread_detach();
     return NULL;
 }
-static void fork_while_leaving(void)
+/* Start fn on a thread, wait until it sets g_fork_now (from a hook in
+   mgc, where it then waits 100 ms), fork there, and run check in the
+   child; then wait for the child and the thread. */
+static void fork_at_hook(const char *what, void *(*fn)(void *), void (*check)(void))
 {
-    mgc_collect();
-    mgc_memstats m0;
-    mgc_read_memstats(&m0);
-    mgc__test_flush_counts_hook = counts_hook;
+    atomic_store(&g_fork_now, 0);
     pthread_t t;
-    CHECK_EQ(mgc_pthread_create(&t, NULL, leaver, NULL), 0);
+    CHECK_EQ(mgc_pthread_create(&t, NULL, fn, NULL), 0);
     while (!atomic_load(&g_fork_now))
         usleep(1000);
     fflush(NULL);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        t_watchdog(30, "fork_while_leaving child");
-        mgc_memstats m;
-        mgc_read_memstats(&m);
-        CHECK_MSG(m.frees_explicit == m0.frees_explicit + 1000, "child: %llu explicit frees, %llu made",
-                  (unsigned long long)(m.frees_explicit - m0.frees_explicit), 1000ull);
+        t_watchdog(30, what);
+        check();
         _exit(0);
     }
     int st;
     while (waitpid(pid, &st, 0) < 0)
         CHECK(errno == EINTR);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fork_while_leaving: child status %d", st);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: child status %d", what, st);
     CHECK_EQ(pthread_join(t, NULL), 0);
+}
+
+static mgc_memstats g_m0; /* before the thread starts */
+static void leaving_check(void)
+{
+    mgc_memstats m;
+    mgc_read_memstats(&m);
+    CHECK_MSG(m.frees_explicit == g_m0.frees_explicit + 1000, "child: %llu explicit frees, %llu made",
+              (unsigned long long)(m.frees_explicit - g_m0.frees_explicit), 1000ull);
+}
+static void fork_while_leaving(void)
+{
+    mgc_collect();
+    mgc_read_memstats(&g_m0);
+    mgc__test_flush_counts_hook = counts_hook;
+    fork_at_hook("fork_while_leaving", leaver, leaving_check);
     mgc__test_flush_counts_hook = NULL;
     mgc_memstats m;
     mgc_read_memstats(&m);
-    CHECK_EQ(m.frees_explicit, m0.frees_explicit + 1000);
+    CHECK_EQ(m.frees_explicit, g_m0.frees_explicit + 1000);
     fprintf(stderr, "fork while a thread leaves with 1000 explicit frees in its cache: counted once\n");
 }
 
@@ -428,36 +441,22 @@ static void *grower(void *arg)
     atomic_store(&g_fork_now, 1); /* not grown: no fork to wait for */
     return NULL;
 }
+static void growth_check(void)
+{
+    if (!atomic_load(&g_grew)) /* it did not grow: nothing to check */
+        return;
+    mgc_collect();
+    mgc_memstats m;
+    mgc_read_memstats(&m);
+    CHECK_MSG(m.heap_alloc - g_m0.heap_alloc == 256 << 10, "child: heap_alloc grew by %lld, the object has %d",
+              (long long)(m.heap_alloc - g_m0.heap_alloc), 256 << 10);
+}
 static void fork_after_growth(void)
 {
     mgc_collect();
-    mgc_memstats m0;
-    mgc_read_memstats(&m0);
-    atomic_store(&g_fork_now, 0);
+    mgc_read_memstats(&g_m0);
     mgc__test_grown_hook = grown_hook;
-    pthread_t t;
-    CHECK_EQ(mgc_pthread_create(&t, NULL, grower, NULL), 0);
-    while (!atomic_load(&g_fork_now))
-        usleep(1000);
-    fflush(NULL);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        t_watchdog(30, "fork_after_growth child");
-        if (!atomic_load(&g_grew)) /* it did not grow: nothing to check */
-            _exit(0);
-        mgc_collect();
-        mgc_memstats m;
-        mgc_read_memstats(&m);
-        CHECK_MSG(m.heap_alloc - m0.heap_alloc == 256 << 10, "child: heap_alloc grew by %lld, the object has %d",
-                  (long long)(m.heap_alloc - m0.heap_alloc), 256 << 10);
-        _exit(0);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        CHECK(errno == EINTR);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fork_after_growth: child status %d", st);
-    CHECK_EQ(pthread_join(t, NULL), 0);
+    fork_at_hook("fork_after_growth", grower, growth_check);
     mgc__test_grown_hook = NULL;
     CHECK_MSG(atomic_load(&g_grew), "a 64 KiB object with room after it could not grow in place to 256 KiB");
     fprintf(stderr, "fork right after a growth in place: the child counts the new size\n");
