@@ -41,23 +41,8 @@ static _Atomic int g_phase;   /* 1: both frames hold theirs; 2: collections done
 static _Atomic int g_lost_co, g_lost_own;
 static ucontext_t g_main_ctx, g_co_ctx;
 
-/* On the coroutine stack: take the objects into this frame only, wait for
-   the collections, check them. */
-static NOINLINE void co_hold(void)
-{
-    void *volatile held[N];
-    for (int i = 0; i < N; i++) {
-        held[i] = t_unhide(g_hidden[i]);
-        g_hidden[i] = 0;
-    }
-    atomic_store(&g_phase, 1);
-    while (atomic_load(&g_phase) != 2)
-        ;
-    int lost = 0;
-    for (int i = 0; i < N; i++)
-        lost += !tag_ok(held[i], 500 + (uint64_t)i);
-    atomic_store(&g_lost_co, lost);
-}
+/* On the coroutine stack: hold the objects in this frame only. */
+static NOINLINE void co_hold(void) { atomic_store(&g_lost_co, t_hold_in_frame(g_hidden, N, &g_phase, NULL)); }
 
 /* On the thread's own stack: hold 16 objects here, run the coroutine on
    stk until the collections are done, check them. */

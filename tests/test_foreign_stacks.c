@@ -51,23 +51,16 @@ static void make_objects(void)
         g_hidden[i] = t_hide(tagged(500 + (uint64_t)i));
 }
 
-/* Runs on the foreign stack: take the objects into this frame only, wait
-   for the collections, check them. */
+static void alloc_while_waiting(void)
+{
+    if (atomic_load(&g_allocate))
+        (void)!mgc_alloc(64); /* a coroutine may; a signal handler may not */
+}
+
+/* Runs on the foreign stack: hold the objects in this frame only. */
 static NOINLINE void hold_and_wait(void)
 {
-    void *volatile held[N];
-    for (int i = 0; i < N; i++) {
-        held[i] = t_unhide(g_hidden[i]);
-        g_hidden[i] = 0;
-    }
-    atomic_store(&g_phase, 1);
-    while (atomic_load(&g_phase) != 2)
-        if (atomic_load(&g_allocate))
-            (void)!mgc_alloc(64); /* a coroutine may; a signal handler may not */
-    int lost = 0;
-    for (int i = 0; i < N; i++)
-        lost += !tag_ok(held[i], 500 + (uint64_t)i);
-    atomic_store(&g_lost, lost);
+    atomic_store(&g_lost, t_hold_in_frame(g_hidden, N, &g_phase, alloc_while_waiting));
 }
 
 static void handler(int sig)

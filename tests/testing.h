@@ -282,6 +282,29 @@ typedef struct t_child {
     char out[8192]; /* what it wrote to stdout (truncated) */
 } t_child;
 
+/* Objects held only in one frame, for tests of what stack is scanned:
+   take the n (at most 64) objects hidden in hidden[] (t_hide of tagged(500
+   + i)) into this frame alone, clearing hidden[]; set *phase to 1; wait
+   until the test sets it to 2 (calling idle, if not NULL, meanwhile);
+   return how many were reclaimed (their tags overwritten). */
+static __attribute__((noinline, unused)) int t_hold_in_frame(uintptr_t *hidden, int n, _Atomic int *phase,
+                                                             void (*idle)(void))
+{
+    void *volatile held[64];
+    for (int i = 0; i < n; i++) {
+        held[i] = t_unhide(hidden[i]);
+        hidden[i] = 0;
+    }
+    atomic_store(phase, 1);
+    while (atomic_load(phase) != 2)
+        if (idle)
+            idle();
+    int lost = 0;
+    for (int i = 0; i < n; i++)
+        lost += !tag_ok(held[i], 500 + (uint64_t)i);
+    return lost;
+}
+
 /* A watchdog for a test that could hang in mgc: t_watchdog(30, "what")
    arms alarm(30); when it fires, one line "<what>: watchdog: still
    running after 30 s (hang in mgc?)" goes to stderr (write: the handler
