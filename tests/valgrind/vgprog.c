@@ -76,6 +76,16 @@ int main(int argc, char **argv)
         return d[100000]; /* in the pages the growth added */
     }
     mgc_buf_free(&b);
+    /* Short container storage, raw (undefined past what was written):
+       freed by growth and by hand, and dropped for the collector, with no
+       report (the freed-mark check read bytes 8-15 of it). */
+    mgc_buf hi = MGC_BUF_INIT, dropped = MGC_BUF_INIT;
+    mgc_buf_append(&hi, "hi", 2);
+    mgc_buf_append(&hi, "a longer piece that makes it grow", 33);
+    mgc_buf_free(&hi);
+    mgc_buf_append(&dropped, "hi", 2);
+    dropped = (mgc_buf)MGC_BUF_INIT;
+    mgc_collect();
     if (!strcmp(mode, "uaf-free")) {
         char *p = mgc_alloc(64);
         mgc_free(p);
