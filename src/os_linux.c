@@ -135,8 +135,9 @@ static uintptr_t parse_hex(const char **s)
 
 /* One line of /proc/self/maps: "lo-hi rwxp offset major:minor inode
    path". anon: no device and no inode, memory no file backs (no path,
-   [heap], [stack], [anon:name]); a file's pages past its end raise SIGBUS
-   when read, and the maps do not say where that end is. */
+   [heap], [stack], [anon:name]), or shared anonymous memory (shared_anon);
+   a file's pages past its end raise SIGBUS when read, and the maps do not
+   say where that end is. */
 typedef struct maps_line {
     uintptr_t lo, hi;
     bool r, w, anon;
@@ -157,9 +158,24 @@ static struct {
     ino_t ino;
 } maps_kept = {.fd = -1};
 
+/* O_NONBLOCK (which procfs ignores) with O_CLOEXEC marks the kept
+   description as mgc's: a program that opens /proc/self/maps itself and
+   gets the same number (after closing every descriptor) has the same
+   device and inode, and a fork child closed and replaced it. */
+#define MAPS_FLAGS (O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+
 static int maps_open_raw(void)
 {
-    return (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    return (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", MAPS_FLAGS);
+}
+
+/* Is fd the description mgc__os_maps_open kept (see MAPS_FLAGS)? */
+static bool maps_is_kept(int fd)
+{
+    struct stat st;
+    long fl = syscall(SYS_fcntl, fd, F_GETFL), fdfl = syscall(SYS_fcntl, fd, F_GETFD);
+    return fl >= 0 && (fl & O_NONBLOCK) && fdfl >= 0 && (fdfl & FD_CLOEXEC) && syscall(SYS_fstat, fd, &st) == 0 &&
+           st.st_dev == maps_kept.dev && st.st_ino == maps_kept.ino;
 }
 
 /* The kept descriptor, still the maps of this process, or -1. */
@@ -168,9 +184,7 @@ static int maps_kept_fd(void)
     int fd = atomic_load_explicit(&maps_kept.fd, memory_order_acquire);
     if (fd < 0)
         return -1;
-    struct stat st;
-    if ((int)syscall(SYS_getpid) != maps_kept.pid || syscall(SYS_fstat, fd, &st) != 0 ||
-        st.st_dev != maps_kept.dev || st.st_ino != maps_kept.ino)
+    if ((int)syscall(SYS_getpid) != maps_kept.pid || !maps_is_kept(fd))
         return -1;
     return fd;
 }
@@ -207,10 +221,28 @@ void mgc__os_fork_child(void)
        if it is still ours: the program may have reused the number. */
     int fd = atomic_load_explicit(&maps_kept.fd, memory_order_relaxed);
     atomic_store_explicit(&maps_kept.fd, -1, memory_order_relaxed);
-    struct stat st;
-    if (fd >= 0 && syscall(SYS_fstat, fd, &st) == 0 && st.st_dev == maps_kept.dev && st.st_ino == maps_kept.ino)
+    if (fd >= 0 && maps_is_kept(fd))
         syscall(SYS_close, fd);
     mgc__os_maps_open();
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+    while (*prefix)
+        if (*s++ != *prefix++)
+            return false;
+    return true;
+}
+
+/* A path /proc/self/maps gives memory that shmem backs but no file the
+   program opened: MAP_SHARED|MAP_ANONYMOUS ("/dev/zero (deleted)", or
+   "[anon_shmem:name]"), huge-page anonymous memory, SysV shared memory.
+   Its object is exactly the mapping's size: no page of it raises SIGBUS.
+   (A memfd can be shorter than its mapping: it counts as a file.) */
+static bool shared_anon(const char *path)
+{
+    return starts(path, "/dev/zero (deleted)") || starts(path, "/anon_hugepage (deleted)") ||
+           starts(path, "[anon_shmem:") || starts(path, "/SYSV");
 }
 
 /* Call fn(ctx, line) for each mapping, lowest first, until it returns
@@ -275,7 +307,9 @@ static bool maps_walk(bool (*fn)(void *ctx, const maps_line *m), void *ctx)
                 continue;
             for (; *s >= '0' && *s <= '9'; s++)
                 inode = inode * 10 + (uintptr_t)(*s - '0');
-            m.anon = !major && !minor && !inode;
+            while (*s == ' ')
+                s++;
+            m.anon = (!major && !minor && !inode) || shared_anon(s);
             more = fn(ctx, &m);
         }
     }

@@ -17,6 +17,10 @@
  *      the child must read its own maps, not its parent's (/proc/self
  *      resolves when it is opened). Not under ThreadSanitizer, which
  *      does not follow a fork while threads run.
+ *   4. A descriptor the program opens on /proc/self/maps after closing
+ *      mgc's (a daemon closing everything) gets its number; a fork child
+ *      must leave it alone (it was closed and replaced: offset lost,
+ *      close-on-exec set). mgc marks its own with O_NONBLOCK.
  *
  * Before the fix mgc opened /proc/self/maps at every stop; with no
  * descriptor free the open failed and 15 or 16 of 16 objects of each
@@ -169,6 +173,53 @@ static void in_fork_child(void)
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fork child: status %d", st);
 }
 
+/* 4. The program's own descriptor on /proc/self/maps is left alone by a
+   fork: a daemon closes every descriptor (mgc's kept one too) and opens
+   the maps itself, getting the same number; the fork child closed it and
+   opened mgc's in its place (offset lost, close-on-exec set). */
+static int kept_maps_fd(void)
+{
+    char want[64], link[256], path[64];
+    snprintf(want, sizeof want, "/proc/%d/maps", (int)getpid());
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n > 0) {
+            link[n] = 0;
+            if (!strcmp(link, want))
+                return fd;
+        }
+    }
+    return -1;
+}
+static void programs_own_maps_fd(void)
+{
+    int kept = kept_maps_fd();
+    CHECK_MSG(kept >= 0, "mgc keeps no descriptor on /proc/self/maps");
+    CHECK_EQ(close(kept), 0);
+    int fd = open("/proc/self/maps", O_RDONLY);
+    CHECK_EQ(fd, kept);
+    char buf[100];
+    CHECK_EQ(read(fd, buf, sizeof buf), (ssize_t)sizeof buf);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        mgc_collect();
+        CHECK_MSG(lseek(fd, 0, SEEK_CUR) == 100 && !(fcntl(fd, F_GETFD) & FD_CLOEXEC),
+                  "child: the program's descriptor %d was replaced (offset %lld, close-on-exec %d)", fd,
+                  (long long)lseek(fd, 0, SEEK_CUR), !!(fcntl(fd, F_GETFD) & FD_CLOEXEC));
+        _exit(0);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        CHECK(errno == EINTR);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "own maps fd: child status %d", st);
+    mgc_collect(); /* and mgc reads the maps per stop meanwhile */
+    close(fd);
+    fprintf(stderr, "the program's own /proc/self/maps descriptor: untouched by a fork\n");
+}
+
 int main(void)
 {
     t_watchdog_taker();
@@ -182,6 +233,8 @@ int main(void)
         in_fork_child();
     else
         fprintf(stderr, "fork child: skipped under TSan (it does not follow a fork while threads run)\n");
+    if (!T_TSAN)
+        programs_own_maps_fd();
     free(stk);
     alarm(0);
     return 0;

@@ -73,7 +73,7 @@ static ucontext_t g_main_ctx, g_co_ctx;
 
 static void coroutine(void) { hold_and_wait(); }
 
-typedef enum { ALT_AUTODISARM, CO_MALLOC, CO_MMAP, CO_MALLOC_ALLOCATING, CO_BELOW_SHORT_FILE } kind;
+typedef enum { ALT_AUTODISARM, CO_MALLOC, CO_MMAP, CO_MALLOC_ALLOCATING, CO_BELOW_SHORT_FILE, CO_SHARED_ANON } kind;
 
 /* Case 5: [stack | 2 pages of a 1-page file, MAP_SHARED, read/write]; the
    program has used the file's page. *fd is the file's descriptor. */
@@ -124,8 +124,11 @@ static void *victim(void *arg)
     if (k == CO_BELOW_SHORT_FILE) {
         stk = map = stack_below_short_file(pg, &fd);
         maplen = STACK + 2 * pg;
-    } else if (k == CO_MMAP) {
-        map = mmap(NULL, STACK + pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    } else if (k == CO_MMAP || k == CO_SHARED_ANON) {
+        /* Shared anonymous memory is shmem, listed with a device and an
+           inode ("/dev/zero (deleted)"), but no file can end under it. */
+        map = mmap(NULL, STACK + pg, PROT_READ | PROT_WRITE,
+                   (k == CO_MMAP ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS, -1, 0);
         CHECK(map != MAP_FAILED);
         CHECK(mprotect(map, pg, PROT_NONE) == 0);
         stk = map + pg;
@@ -192,6 +195,7 @@ int main(void)
     run(CO_MMAP, "coroutine on an mmap'd stack with a guard page");
     run(CO_MALLOC_ALLOCATING, "coroutine on a malloc'd stack, allocating");
     run(CO_BELOW_SHORT_FILE, "coroutine on an mmap'd stack below a shared mapping longer than its file");
+    run(CO_SHARED_ANON, "coroutine on a MAP_SHARED|MAP_ANONYMOUS stack with a guard page");
     alarm(0);
     return 0;
 }

@@ -105,11 +105,13 @@ static NOINLINE void churn(void)
     t_scrub_stack();
 }
 
-static void run(bool coroutine, bool short_file, const char *what)
+static void run(bool coroutine, bool short_file, bool shared, const char *what)
 {
-    /* 4 MiB: ThreadSanitizer wants about 1 MiB of a thread's stack. */
+    /* 4 MiB: ThreadSanitizer wants about 1 MiB of a thread's stack.
+       shared: MAP_SHARED|MAP_ANONYMOUS, which the maps list with a device
+       and an inode (the scan took it for a file and read the guard). */
     size_t sz = 4u << 20, pg = (size_t)sysconf(_SC_PAGESIZE);
-    char *stk = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *stk = mmap(NULL, sz, PROT_READ | PROT_WRITE, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
     CHECK(stk != MAP_FAILED);
     int fd = -1;
     if (short_file) {
@@ -155,11 +157,12 @@ int main(void)
     t_watchdog_taker();
     t_watchdog(20, "collections with a thread on a guarded stack of its own");
     if (!T_TSAN)
-        run(false, false, "thread in a handler on its alternate stack");
+        run(false, false, false, "thread in a handler on its alternate stack");
     else
         fprintf(stderr, "thread in a handler on its alternate stack: skipped under TSan\n");
-    run(true, false, "thread in a coroutine");
-    run(true, true, "thread in a coroutine, a short file mapped at its stack's low end");
+    run(true, false, false, "thread in a coroutine");
+    run(true, true, false, "thread in a coroutine, a short file mapped at its stack's low end");
+    run(true, false, true, "thread in a coroutine, its stack MAP_SHARED|MAP_ANONYMOUS");
     alarm(0);
     return 0;
 }
