@@ -71,7 +71,38 @@ static uint64_t vm_size(void)
     return kb << 10;
 }
 
-static void *volatile small_list; /* in bss: a root */
+/* Small objects held in chunks of 4096 pointers, the chunks in a global
+   array (a root): a stale word can keep one chunk alive, not (as with a
+   linked list, where it kept every older node) the whole heap. */
+#define CHUNK 4096
+static void **g_chunks[1 << 14];
+
+/* Objects of size bytes, held, until one is refused (ENOMEM); how many. */
+static __attribute__((noinline)) size_t fill(size_t size)
+{
+    size_t n = 0;
+    for (size_t c = 0; c < sizeof g_chunks / sizeof g_chunks[0]; c++) {
+        errno = 0;
+        void **chunk = mgc_alloc(CHUNK * sizeof(void *));
+        if (!chunk) {
+            CHECK_EQ(errno, ENOMEM);
+            return n;
+        }
+        g_chunks[c] = chunk;
+        for (size_t i = 0; i < CHUNK; i++) {
+            errno = 0;
+            if (!(chunk[i] = mgc_alloc(size))) {
+                CHECK_EQ(errno, ENOMEM);
+                return n;
+            }
+            n++;
+        }
+    }
+    CHECK_MSG(0, "%zu objects of %zu bytes and no ENOMEM", n, size);
+    return n;
+}
+
+static void drop(void) { memset(g_chunks, 0, sizeof g_chunks); }
 
 /* An address-space limit that leaves the 1 GiB reservation room but not
    the metadata of a heap full of 16-byte objects (about a tenth of it):
@@ -90,41 +121,20 @@ static void capped_metadata(void *arg)
     CHECK_EQ(mgc_init(), 0);
     CHECK_EQ(mgc__heap.reserved, 1ull << 30);
     mgc_set_gc_percent(-1);
-    size_t n = 0;
-    for (;;) {
-        errno = 0;
-        void **p = mgc_alloc(16);
-        if (!p) {
-            CHECK_EQ(errno, ENOMEM);
-            break;
-        }
-        p[0] = small_list;
-        small_list = p;
-        n++;
-    }
+    size_t n = fill(16);
     /* Stopped by the metadata, with pages to spare. */
     CHECK_MSG(n * 16 < (1ull << 30) - (64ull << 20), "%zu objects: the heap filled up first", n);
-    small_list = NULL;
+    drop();
+    t_scrub_stack();
     CHECK(mgc_alloc(16) != NULL);
     CHECK(mgc_alloc(1 << 20) != NULL);
     /* Dropped, they leave their spans' metadata free but of their own
        sizes; objects of another class must get it (split), not ENOMEM
        over an empty heap (they got 0). */
-    size_t n48 = 0;
-    for (;;) {
-        errno = 0;
-        void **p = mgc_alloc(48);
-        if (!p) {
-            CHECK_EQ(errno, ENOMEM);
-            break;
-        }
-        p[0] = small_list;
-        small_list = p;
-        n48++;
-    }
+    size_t n48 = fill(48);
     CHECK_MSG(n48 * 48 > n * 16 / 4, "after %zu MiB of 16-byte objects were dropped, only %zu MiB of 48-byte ones",
               n * 16 >> 20, n48 * 48 >> 20);
-    small_list = NULL;
+    drop();
     printf("ok: %zu small objects (%zu MiB) until the metadata ran out, then %zu MiB of another class\n", n,
            n * 16 >> 20, n48 * 48 >> 20);
 }
