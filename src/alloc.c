@@ -480,10 +480,9 @@ static void check_live(const char *fn, uintptr_t p, const mgc_span *s, uint32_t 
 /* Describe the object p must be the start of; abort naming p otherwise. */
 static void object_at(const char *fn, uintptr_t p, objinfo *o)
 {
-    mgc_span *s = mgc__span_of(p);
     uint32_t inc;
-    /* Out of range: the record was set up elsewhere after the lookup. */
-    if (!s || ((inc = mgc__span_pin(s)) & 1) || p - s->base >= (uintptr_t)s->npages * MGC_PAGE_SIZE)
+    mgc_span *s = mgc__span_pinned(p, &inc);
+    if (!s)
         mgc__no_object(fn, p);
     o->s = s;
     o->kind = s->kind;

@@ -204,10 +204,9 @@ static void free_large(mgc_span *s, uint32_t inc, uintptr_t p, const char *fn)
 /* Inside a no-suspend section. */
 static void free_object(mgc_thread *t, uintptr_t p, const char *fn, bool sized, size_t size, int noscan)
 {
-    mgc_span *s = mgc__span_of(p);
     uint32_t inc;
-    /* Out of range: the record was set up elsewhere after the lookup. */
-    if (!s || ((inc = mgc__span_pin(s)) & 1) || p - s->base >= (uintptr_t)s->npages * MGC_PAGE_SIZE)
+    mgc_span *s = mgc__span_pinned(p, &inc);
+    if (!s)
         mgc__no_object(fn, p);
     if (sized)
         check_size(fn, p, s, size, noscan);

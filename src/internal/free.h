@@ -29,6 +29,7 @@
 #include "base.h"
 #include "cache.h"
 #include "gc.h"
+#include "heap.h"
 #include "sizeclass.h"
 #include "span.h"
 #include "track.h"
@@ -121,6 +122,18 @@ MGC_INTERNAL bool mgc__freed_by_hand(uintptr_t slot, unsigned spc);
 MGC_INLINE uint32_t mgc__span_pin(const mgc_span *s)
 {
     return atomic_load_explicit(&s->incarnation, memory_order_acquire);
+}
+
+/* The in-use span holding p, pinned (*inc), for a caller that will act on
+   p (free, realloc, usable_size): NULL when there is none, when it was
+   freed since the lookup, or when its record was set up for a span
+   elsewhere (p is not in it). */
+MGC_INLINE mgc_span *mgc__span_pinned(uintptr_t p, uint32_t *inc)
+{
+    mgc_span *s = mgc__span_of(p);
+    if (!s || ((*inc = mgc__span_pin(s)) & 1) || p - s->base >= (uintptr_t)s->npages * MGC_PAGE_SIZE)
+        return NULL;
+    return s;
 }
 
 /* The state of slot idx of s, s still the incarnation inc (else FREE: the
