@@ -19,6 +19,11 @@
  * last cycle (it has stopped growing by then), or when its owner asks
  * (alloc.c: a thread's next growable allocation returns the previous one's).
  *
+ * Span records: set up here, and on free put on a spare list that only
+ * span allocation takes from (never back to the metadata allocator), with
+ * their incarnation number odd while free, even while in use: lock-free
+ * readers may hold a record across its free and reuse (span.h).
+ *
  * Invariants (all under heap.lock):
  *   - sums[c] describes pagebits of chunk c, unless it is marked stale: a
  *     partly changed chunk is summarized again only when a search reads it
@@ -29,7 +34,9 @@
  *   - spanmap[p] is the in-use span holding page p, NULL for free pages
  *     and reserved ones;
  *   - a reserved page is marked used in pagebits, counted in no
- *     pages_inuse, and belongs to the reserve of exactly one span.
+ *     pages_inuse, and belongs to the reserve of exactly one span;
+ *   - a record on the spare list has an odd incarnation and is in no
+ *     span map entry, list or cache.
  */
 #include "internal/heap.h"
 #include "internal/meta.h"

@@ -1,7 +1,8 @@
 /*
  * os_linux.c — the os layer for Linux: address space (mmap, mprotect,
  * madvise), clocks, futexes, CPU count, the mappings listed in
- * /proc/self/maps. The only file that calls them.
+ * /proc/self/maps (through a descriptor it keeps open). The only file
+ * that calls them.
  *
  * Invariant: memory returned by mgc__os_reserve is PROT_NONE and costs no
  * commit charge until mgc__os_commit; committed pages that were never
@@ -150,7 +151,9 @@ typedef struct maps_line {
    device and inode say it is still ours (a program may close every
    descriptor and open others), the pid that it is this process's
    (/proc/self resolves when it is opened, and a fork child inherits the
-   parent's). -1 when not open. */
+   parent's). -1 when not open. Written only at start-up and in a fork
+   child, with one thread running (fd last, release); read by any thread
+   (fd acquire, then the rest). */
 static struct {
     _Atomic int fd;
     int pid;
