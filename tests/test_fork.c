@@ -347,11 +347,14 @@ static void pause_ms(rng *r, int lo, int hi)
    there and waits 100 ms; the counts now move under the registry lock,
    which fork's prepare takes, so the fork waits for the thread to go. */
 #include "internal/cache.h"
-static _Atomic int g_hook_armed, g_fork_now;
-static void counts_hook(void)
+/* The hook both tests put in mgc: once armed, it records that it ran,
+   asks main to fork, and waits 100 ms for the fork. */
+static _Atomic int g_hook_armed, g_hook_ran, g_fork_now;
+static void fork_here_hook(void)
 {
     if (!atomic_exchange(&g_hook_armed, 0))
         return;
+    atomic_store(&g_hook_ran, 1);
     atomic_store(&g_fork_now, 1);
     usleep(100000);
 }
@@ -406,7 +409,7 @@ static void fork_while_leaving(void)
 {
     mgc_collect();
     mgc_read_memstats(&g_m0);
-    mgc__test_flush_counts_hook = counts_hook;
+    mgc__test_flush_counts_hook = fork_here_hook;
     fork_at_hook("fork_while_leaving", leaver, leaving_check);
     mgc__test_flush_counts_hook = NULL;
     mgc_memstats m;
@@ -422,15 +425,6 @@ static void fork_while_leaving(void)
    just after that unlock; the growing thread asks main to fork there. */
 #include "internal/alloc.h"
 static void *volatile g_grown;
-static _Atomic int g_grew; /* the hook ran: the object has grown */
-static void grown_hook(void)
-{
-    if (!atomic_exchange(&g_hook_armed, 0))
-        return;
-    atomic_store(&g_grew, 1);
-    atomic_store(&g_fork_now, 1);
-    usleep(100000);
-}
 static void *grower(void *arg)
 {
     (void)arg;
@@ -443,7 +437,7 @@ static void *grower(void *arg)
 }
 static void growth_check(void)
 {
-    if (!atomic_load(&g_grew)) /* it did not grow: nothing to check */
+    if (!atomic_load(&g_hook_ran)) /* it did not grow: nothing to check */
         return;
     mgc_collect();
     mgc_memstats m;
@@ -455,10 +449,11 @@ static void fork_after_growth(void)
 {
     mgc_collect();
     mgc_read_memstats(&g_m0);
-    mgc__test_grown_hook = grown_hook;
+    atomic_store(&g_hook_ran, 0);
+    mgc__test_grown_hook = fork_here_hook;
     fork_at_hook("fork_after_growth", grower, growth_check);
     mgc__test_grown_hook = NULL;
-    CHECK_MSG(atomic_load(&g_grew), "a 64 KiB object with room after it could not grow in place to 256 KiB");
+    CHECK_MSG(atomic_load(&g_hook_ran), "a 64 KiB object with room after it could not grow in place to 256 KiB");
     fprintf(stderr, "fork right after a growth in place: the child counts the new size\n");
 }
 
