@@ -67,13 +67,6 @@ static NOINLINE void own_hold_and_switch(char *stk)
     atomic_store(&g_lost_own, lost);
 }
 
-static NOINLINE void churn(void)
-{
-    for (int i = 0; i < 20000; i++)
-        (void)!tagged(7); /* the held objects' size class: a freed slot is reused */
-    t_scrub_stack();
-}
-
 /* Wait for the coroutine, collect 5 times with no descriptor free,
    restore the limit, let the coroutine go on. */
 static void collect_without_fds(void)
@@ -90,7 +83,7 @@ static void collect_without_fds(void)
     for (int r = 0; r < 5; r++) {
         t_scrub_stack();
         mgc_collect();
-        churn();
+        t_reuse_churn();
     }
     CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
     CHECK_MSG(fd < 0 && err == EMFILE, "with RLIMIT_NOFILE 0, open gave %d (%s)", fd, strerror(err));

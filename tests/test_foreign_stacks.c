@@ -77,15 +77,9 @@ typedef enum { ALT_AUTODISARM, CO_MALLOC, CO_MMAP, CO_MALLOC_ALLOCATING, CO_BELO
 
 /* Case 5: [stack | 2 pages of a 1-page file, MAP_SHARED, read/write]; the
    program has used the file's page. *fd is the file's descriptor. */
-static char *stack_below_short_file(size_t pg, int *fd)
+static NOINLINE char *stack_below_short_file(size_t pg, int *fd)
 {
-    char path[4096];
-    const char *dir = getenv("TMPDIR");
-    snprintf(path, sizeof path, "%s/mgc-short-file-XXXXXX", dir && *dir ? dir : "/tmp");
-    *fd = mkstemp(path);
-    CHECK_MSG(*fd >= 0, "mkstemp %s: %s", path, strerror(errno));
-    unlink(path);
-    CHECK(ftruncate(*fd, (off_t)pg) == 0);
+    *fd = t_short_file(pg);
     char *map = mmap(NULL, STACK + 2 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(map != MAP_FAILED);
     CHECK(mmap(map, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == map);
@@ -151,13 +145,6 @@ static void *victim(void *arg)
     return NULL;
 }
 
-static NOINLINE void churn(void)
-{
-    for (int i = 0; i < 20000; i++)
-        (void)!tagged(7); /* the held objects' size class: a freed slot is reused */
-    t_scrub_stack();
-}
-
 static void run(kind k, const char *what)
 {
     make_objects();
@@ -171,7 +158,7 @@ static void run(kind k, const char *what)
     for (int r = 0; r < 5; r++) {
         t_scrub_stack();
         mgc_collect();
-        churn();
+        t_reuse_churn();
     }
     atomic_store(&g_phase, 2);
     CHECK_EQ(pthread_join(t, NULL), 0);

@@ -98,13 +98,6 @@ static void *victim(void *arg)
     return NULL;
 }
 
-static NOINLINE void churn(void)
-{
-    for (int i = 0; i < 20000; i++)
-        (void)!tagged(7); /* the held objects' size class: a freed slot is reused */
-    t_scrub_stack();
-}
-
 static void run(bool coroutine, bool short_file, bool shared, const char *what)
 {
     /* 4 MiB: ThreadSanitizer wants about 1 MiB of a thread's stack.
@@ -116,13 +109,7 @@ static void run(bool coroutine, bool short_file, bool shared, const char *what)
     int fd = -1;
     if (short_file) {
         /* Two pages of a one-page file at the stack's low end. */
-        char path[4096];
-        const char *dir = getenv("TMPDIR");
-        snprintf(path, sizeof path, "%s/mgc-short-file-XXXXXX", dir && *dir ? dir : "/tmp");
-        fd = mkstemp(path);
-        CHECK_MSG(fd >= 0, "mkstemp %s: %s", path, strerror(errno));
-        unlink(path);
-        CHECK(ftruncate(fd, (off_t)pg) == 0);
+        fd = t_short_file(pg);
         CHECK(mmap(stk, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == stk);
         stk[0] = 1;
     } else {
@@ -140,7 +127,7 @@ static void run(bool coroutine, bool short_file, bool shared, const char *what)
         sched_yield();
     for (int r = 0; r < 5; r++) {
         mgc_collect();
-        churn();
+        t_reuse_churn();
     }
     atomic_store(&g_phase, 2);
     CHECK_EQ(pthread_join(t, NULL), 0);

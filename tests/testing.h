@@ -305,6 +305,30 @@ static __attribute__((noinline, unused)) int t_hold_in_frame(uintptr_t *hidden, 
     return lost;
 }
 
+/* Allocate over freed slots of tagged()'s size class, so an object the
+   collector wrongly took is overwritten (t_hold_in_frame then finds its
+   tag gone), and clear the stack below. */
+static __attribute__((noinline, unused)) void t_reuse_churn(void)
+{
+    for (int i = 0; i < 20000; i++)
+        (void)!tagged(7);
+    t_scrub_stack();
+}
+
+/* An unlinked temporary file of `bytes` bytes, open read/write (for a
+   mapping longer than its file: its pages past the end raise SIGBUS). */
+static inline int t_short_file(size_t bytes)
+{
+    char path[4096];
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, sizeof path, "%s/mgc-short-file-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    CHECK_MSG(fd >= 0, "mkstemp %s: %s", path, strerror(errno));
+    unlink(path);
+    CHECK(ftruncate(fd, (off_t)bytes) == 0);
+    return fd;
+}
+
 /* A watchdog for a test that could hang in mgc: t_watchdog(30, "what")
    arms alarm(30); when it fires, one line "<what>: watchdog: still
    running after 30 s (hang in mgc?)" goes to stderr (write: the handler
