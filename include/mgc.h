@@ -527,8 +527,10 @@ typedef struct mgc_memstats {
     uint64_t pause_end[256];     /* ring of pause end times, Unix ns */
     uint32_t num_gc;             /* completed cycles */
     uint32_t num_forced_gc;      /* cycles forced by mgc_collect */
-    double gc_cpu_fraction;      /* GC CPU (each pause x min(GOMAXPROCS, CPUs), plus the
-                                    mark workers' CPU) / (wall since start x GOMAXPROCS) */
+    double gc_cpu_fraction;      /* GC CPU (each pause x min(GOMAXPROCS, CPUs): marking
+                                    runs inside the pause, so the mark workers are in it;
+                                    sweeping is not counted, as in Go) / (wall since start
+                                    x GOMAXPROCS) */
     int enable_gc;               /* always 1 */
     int debug_gc;                /* always 0 */
 

@@ -10,6 +10,12 @@
  * last MGC_META_READ_SLACK bytes of each are never handed out, so a read that
  * far past any small block's start stays in mapped memory (meta.h). Guarded
  * by meta.lock (last in the lock order: nothing is locked while holding it).
+ *
+ * Accounting: sys[c] is the bytes of category c's blocks, in use or free,
+ * so that inuse[c] <= sys[c] (Go's XInuse <= XSys). The free lists are
+ * shared by all categories (a freed bitmap is as good a span record as a
+ * fresh block); a free block remembers its category, and a block reused or
+ * split for another category moves its bytes there.
  */
 #include "internal/meta.h"
 #include "internal/lock.h"
@@ -24,6 +30,7 @@
 
 typedef struct meta_free {
     struct meta_free *next;
+    uint32_t cat; /* the category whose sys counts the block */
 } meta_free;
 
 static struct {
@@ -66,9 +73,21 @@ static char *from_os(size_t len, bool may_dip)
 
 static void *meta_alloc(size_t size, enum mgc_meta_cat cat, bool may_dip);
 
+/* Move size bytes of free blocks from category from's sys to to's: add
+   first, so that a reader summing inuse against sys never sees to's in-use
+   bytes over its sys (the inuse add comes after this). */
+static void move_sys(uint32_t from, enum mgc_meta_cat to, size_t size)
+{
+    if (from == (uint32_t)to)
+        return;
+    atomic_fetch_add_explicit(&meta.sys[to], size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&meta.sys[from], size, memory_order_relaxed);
+}
+
 /* The first free block larger than list li's size, its tail past that size
-   put on the list of the tail's size. NULL if there is none. Lock held. */
-static void *split_larger(size_t li)
+   put on the list of the tail's size (still its category's). NULL if there
+   is none; else its category in *cat. Lock held. */
+static void *split_larger(size_t li, uint32_t *cat)
 {
     for (size_t j = li + 1; j < META_NLISTS; j++) {
         meta_free *f = meta.lists[j];
@@ -77,6 +96,7 @@ static void *split_larger(size_t li)
         meta.lists[j] = f->next;
         meta_free *rest = (meta_free *)((char *)f + li * META_STEP);
         rest->next = meta.lists[j - li];
+        rest->cat = *cat = f->cat;
         meta.lists[j - li] = rest;
         return f;
     }
@@ -114,6 +134,7 @@ static void *meta_alloc(size_t size, enum mgc_meta_cat cat, bool may_dip)
     if (f) {
         meta.lists[li] = f->next;
         mgc__unlock(&meta.lock);
+        move_sys(f->cat, cat, size);
         memset(f, 0, size);
         p = f;
     } else {
@@ -125,10 +146,12 @@ static void *meta_alloc(size_t size, enum mgc_meta_cat cat, bool may_dip)
                 /* No address space for a chunk: a larger free block, split
                    (a heap of one class, dropped, leaves its bitmaps on one
                    list; another class's spans need other sizes). */
-                p = split_larger(li);
+                uint32_t was;
+                p = split_larger(li, &was);
                 mgc__unlock(&meta.lock);
                 if (!p)
                     return NULL;
+                move_sys(was, cat, size);
                 memset(p, 0, size);
                 atomic_fetch_add_explicit(&meta.inuse[cat], size, memory_order_relaxed);
                 return p;
@@ -191,6 +214,7 @@ void mgc__meta_free(void *p, size_t size, enum mgc_meta_cat cat)
     }
     atomic_fetch_sub_explicit(&meta.inuse[cat], size, memory_order_relaxed);
     meta_free *f = p;
+    f->cat = (uint32_t)cat;
     mgc__lock(&meta.lock);
     f->next = meta.lists[size / META_STEP];
     meta.lists[size / META_STEP] = f;
