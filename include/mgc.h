@@ -157,7 +157,10 @@ MGC_API void mgc_free(void *p);
    allocation, or of the last mgc_realloc that returned p (for a typed
    object, type size x count, a realloc's count being its size rounded up
    to whole elements), and noscan says whether it was a noscan (or
-   pointer-free typed) object. Aborts if they do not match p. */
+   pointer-free typed) object. Aborts if they do not match p: as far as
+   mgc can tell, which is the size class (a size that would have been
+   given another class, or other pages for a large object) and the kind;
+   the exact size is not recorded. */
 MGC_API void mgc_free_sized(void *p, size_t size, int noscan);
 
 /* ---- Tracked scopes (Go's freeTracked) --------------------------------- */

@@ -501,6 +501,16 @@ static void object_at(const char *fn, uintptr_t p, objinfo *o)
     MGC_CHECK(idx < s->nelems, "%s: %p is not a pointer mgc returned (span tail)", fn, (void *)p);
     uintptr_t slot = s->base + idx * s->elemsize;
     if (s->kind == MGC_KIND_TINY) {
+        /* The block must be live (a tiny object is never freed by hand,
+           but a collection may have taken its block, which the allocator
+           then hands out again): the start check alone let realloc return
+           a dead object in place. */
+        mgc_thread *t = mgc__thread_current();
+        mgc__cs_enter(t);
+        enum mgc_slot_state st = mgc__slot_state(s, idx, inc);
+        mgc__cs_exit(t);
+        if (st != MGC_SLOT_LIVE)
+            mgc__not_live(fn, p, st);
         uintptr_t off = p - slot;
         uint8_t d = __atomic_load_n((uint8_t *)s->heap_bits + idx, __ATOMIC_RELAXED);
         MGC_CHECK(mgc__tiny_is_start(d, off), "%s: %p is an interior pointer (tiny block at %p)", fn,
@@ -651,7 +661,7 @@ void *mgc_realloc(void *ptr, size_t size)
         break;
     case MGC_KIND_TYPED: {
         size_t esz = o.type->size;
-        q = mgc_alloc_array(o.type, size / esz + (size % esz != 0) + (size == 0));
+        q = mgc_alloc_array(o.type, size / esz + (size % esz != 0)); /* 0: no element, as mgc_free_sized(q, 0, 0) says */
         break;
     }
     default:

@@ -239,8 +239,7 @@ void mgc__stw_stop(void)
                   t->tid, strerror(err));
         n++;
     }
-    uint64_t t0 = mgc__os_nanotime(), next_resend = t0 + 100000000u;
-    bool warned = false;
+    uint64_t t0 = mgc__os_nanotime(), next_resend = t0 + 100000000u, next_warn = t0 + 2000000000u;
     uint32_t a;
     while ((a = atomic_load_explicit(&reg.acks, memory_order_acquire)) < n) {
         mgc__os_futex_wait(&reg.acks, a, 10000000u);
@@ -248,8 +247,13 @@ void mgc__stw_stop(void)
         if (now < next_resend)
             continue;
         /* A thread that has not answered in 100 ms gets the signal again
-           (it may have had it blocked); after 2 s we say so, once. */
+           (it may have had it blocked); after 2 s we say so, and again
+           every 4 s while it does not answer (a hang that began after the
+           first line scrolled away is still named). */
         next_resend = now + 100000000u;
+        bool warn = now >= next_warn;
+        if (warn)
+            next_warn = now + 4000000000u;
         for (mgc_thread *t = reg.list, *next; t; t = next) {
             next = t->next;
             if (t == self || atomic_load_explicit(&t->stopped_epoch, memory_order_relaxed) == e)
@@ -259,17 +263,17 @@ void mgc__stw_stop(void)
                 continue;
             }
             pthread_kill(t->pthread, MGC_SIG_SUSPEND);
-            if (!warned && now - t0 > 2000000000u) {
+            if (warn) {
+                unsigned secs = (unsigned)((now - t0) / 1000000000u);
                 if (!handler_is_ours())
-                    mgc__warn("thread %d has not stopped for a collection after 2 s: the program "
+                    mgc__warn("thread %d has not stopped for a collection after %u s: the program "
                               "replaced mgc's SIGPWR handler (mgc stops threads with SIGPWR); "
                               "still waiting",
-                              t->tid);
+                              t->tid, secs);
                 else
-                    mgc__warn("thread %d has not stopped for a collection after 2 s "
+                    mgc__warn("thread %d has not stopped for a collection after %u s "
                               "(is SIGPWR blocked in it?); still waiting",
-                              t->tid);
-                warned = true;
+                              t->tid, secs);
             }
         }
     }

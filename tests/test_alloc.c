@@ -225,6 +225,11 @@ int main(void)
     char *smaller = mgc_realloc(big, 700000);          /* fewer pages: moved */
     CHECK(smaller != big && mgc_usable_size(smaller) == 700000 + (8192 - 700000 % 8192));
     mgc_free_sized(smaller, 700000, 1);
+    /* A typed object reallocated to 0 bytes holds no element: freed as
+       0 bytes (type size x count 0), as mgc.h says. It held one before. */
+    void **t0 = mgc_realloc(mgc_alloc_array(&T32, 3), 0);
+    CHECK(t0 != NULL);
+    mgc_free_sized(t0, 0, 0);
     void **tg = mgc_alloc_array(&T32, 3); /* 96 bytes */
     tg = mgc_realloc(tg, 100);              /* 4 elements: 128, another class */
     CHECK_EQ(mgc_usable_size(tg), 128);

@@ -523,6 +523,26 @@ static void d_swept(void *a)
             mgc_free(t_unhide(hidden[i]));
     fprintf(stderr, "nothing was reclaimed\n");
 }
+/* A tiny object whose block the collector took: mgc_usable_size (and
+   mgc_realloc, which then returned it in place while the allocator handed
+   the block out again) must abort as for any other dead object. Every
+   tenth block is kept so that the spans survive the sweep. */
+static void d_tiny_dead(void *a)
+{
+    static uintptr_t hidden[200];
+    for (int i = 0; i < 200; i++) {
+        void *p = mgc_alloc_noscan(8); /* two to a 16-byte block */
+        if (i % 20 == 0)
+            kept_many[i / 20] = p;
+        else
+            hidden[i] = t_hide(p);
+    }
+    mgc_collect();
+    for (int i = 0; i < 200; i++)
+        if (i % 20 > 1 && !mgc_base(t_unhide(hidden[i])) && mgc__span_of(hidden[i] ^ T_HIDE_KEY))
+            (void)mgc_usable_size(t_unhide(hidden[i]));
+    fprintf(stderr, "nothing was reclaimed\n");
+}
 static void d_size(void *a) { mgc_free_sized(mgc_alloc(64), 200, 0); }
 static void d_kind(void *a) { mgc_free_sized(mgc_alloc(64), 64, 1); }
 static void d_large_size(void *a) { mgc_free_sized(mgc_alloc(1 << 20), 100, 0); }
@@ -579,6 +599,8 @@ static void aborts(void)
     t_expect_abort(d_double, NULL, "was already freed (double free)");
     t_expect_abort(d_double_large, NULL, "is not allocated (freed already?)");
     t_expect_abort(d_swept, NULL, "is not allocated (freed already, by mgc_free or by the collector)");
+    t_expect_abort(d_tiny_dead, NULL, "mgc_usable_size: ");
+    t_expect_abort(d_tiny_dead, NULL, "is not allocated (freed already");
     t_expect_abort(d_size, NULL, "mgc_free_sized: ");
     t_expect_abort(d_size, NULL, "was freed as 200 scanned bytes, but it is a scanned object of 64 bytes");
     t_expect_abort(d_kind, NULL, "was freed as 64 noscan bytes, but it is a scanned object");
