@@ -102,13 +102,26 @@ int mgc_version(void) { return MGC_VERSION; }
 
 /* ---- messages ---------------------------------------------------------- */
 
+/* One line, whatever the arguments hold: a control character (a newline
+   in an environment value, say) is written as \xNN. */
 static void vmessage(const char *prefix, const char *fmt, va_list ap)
 {
-    char buf[1024];
+    char text[1024], buf[1024];
+    int k = vsnprintf(text, sizeof text, fmt, ap);
+    size_t len = k < 0 ? 0 : (size_t)k < sizeof text ? (size_t)k : sizeof text - 1;
     size_t n = (size_t)snprintf(buf, sizeof buf, "%s", prefix);
-    int k = vsnprintf(buf + n, sizeof buf - n - 1, fmt, ap);
-    if (k > 0)
-        n += (size_t)k < sizeof buf - n - 1 ? (size_t)k : sizeof buf - n - 2;
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < len && n < sizeof buf - 5; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x20 || c == 0x7f) {
+            buf[n++] = '\\';
+            buf[n++] = 'x';
+            buf[n++] = hex[c >> 4];
+            buf[n++] = hex[c & 15];
+        } else {
+            buf[n++] = (char)c;
+        }
+    }
     buf[n++] = '\n';
     mgc__os_write_stderr(buf, n);
 }

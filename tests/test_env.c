@@ -105,6 +105,8 @@ int main(int argc, char **argv)
     snprintf(exact, sizeof exact, "GODEBUG=x=%01008d,gccheckmark=1", 0); /* a 1024-byte value */
     CHECK_EQ(strlen(exact) - strlen("GODEBUG="), 1024);
     expect(me, exact, NULL, 0, NULL, NULL);
+    /* A value with a newline is still one line (it was two). */
+    expect(me, "GOGC=100\n", NULL, 1, "GOGC=\"100\\x0a\"", "next_gc=4194304 ");
     /* Two bad variables: one line each. */
     expect(me, "GOGC=x", "GOMAXPROCS=-3", 2, "GOMAXPROCS", NULL);
     return 0;
