@@ -495,6 +495,25 @@ int mgc_pthread_create(pthread_t *pt, const pthread_attr_t *a, void *(*fn)(void 
     return err;
 }
 
+/* An internal thread's start, on its spawner's stack until started is
+   set: the spawner waits for it. */
+typedef struct internal_start {
+    void *(*fn)(void *);
+    void *arg;
+    _Atomic uint32_t started;
+} internal_start;
+
+static void *internal_main(void *p)
+{
+    internal_start *st = p;
+    void *(*fn)(void *) = st->fn;
+    void *arg = st->arg;
+    /* release: fn and arg are read before the spawner's frame goes. */
+    atomic_store_explicit(&st->started, 1, memory_order_release);
+    mgc__os_futex_wake(&st->started, 1);
+    return fn(arg);
+}
+
 int mgc__thread_spawn_internal(pthread_t *pt, void *(*fn)(void *), void *arg)
 {
     sigset_t all, old;
@@ -503,9 +522,18 @@ int mgc__thread_spawn_internal(pthread_t *pt, void *(*fn)(void *), void *arg)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int err = pthread_create(pt, &attr, fn, arg);
+    internal_start st = {fn, arg, 0};
+    int err = pthread_create(pt, &attr, internal_main, &st);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    /* Returns once the thread runs fn: its start-up (the C library's, and
+       a sanitizer's, which takes the sanitizer's allocator lock) is over
+       before the caller lets go of the gc lock, which fork's prepare
+       handler takes. A fork in between gave a child whose allocator lock
+       was held for ever (AddressSanitizer does not reset it), and the
+       child's own helper threads then hung starting. */
+    while (err == 0 && !atomic_load_explicit(&st.started, memory_order_acquire))
+        mgc__os_futex_wait(&st.started, 0, 0);
     return err;
 }
 

@@ -230,9 +230,29 @@ static void check_class_counts(const char *who)
    the main thread forks; each child checks the counts. Before the fix a
    child in 12 counted a few dozen objects that existed nowhere. */
 static _Atomic int g_stop_small;
+/* Forks wait until the threads just started run (came_up, wait_up):
+   under AddressSanitizer a thread still starting (the sanitizer's thread
+   set-up, the C library's pthread_getattr_np as it attaches) can hold the
+   sanitizer's allocator lock, which a child inherits held for ever; the
+   child's mark helpers then hang starting (mgc's own threads are running
+   before it lets a fork in: threads.c, mgc__thread_spawn_internal). */
+static _Atomic int g_up;
+static void came_up(void)
+{
+    (void)!mgc_alloc(16); /* attached */
+    atomic_fetch_add(&g_up, 1);
+}
+static void wait_up(int n)
+{
+    while (atomic_load(&g_up) < n)
+        usleep(1000);
+    atomic_fetch_sub(&g_up, n);
+}
+
 static void *small_allocator(void *arg)
 {
     (void)arg;
+    came_up();
     while (!atomic_load(&g_stop_small)) {
         void *p = mgc_alloc(1024);
         __asm__ __volatile__("" ::"r"(p) : "memory");
@@ -244,6 +264,7 @@ static void fork_counts(int nforks)
     pthread_t th[4];
     for (int i = 0; i < 4; i++)
         CHECK_EQ(mgc_pthread_create(&th[i], NULL, small_allocator, NULL), 0);
+    wait_up(4);
     for (int f = 0; f < nforks; f++) {
         fflush(NULL);
         pid_t pid = fork();
@@ -298,6 +319,7 @@ static void *worker(void *arg)
     int idx = (int)(uintptr_t)arg;
     rng r = {g_seed * 31 + (uint64_t)idx + 1};
     uint64_t n = 0;
+    came_up();
     while (!atomic_load(&g_stop)) {
         make_and_publish(&r);
         garbage(&r, 4);
@@ -315,6 +337,7 @@ static void *worker(void *arg)
 static void *collector(void *arg)
 {
     (void)arg;
+    came_up();
     while (!atomic_load(&g_stop))
         mgc_collect();
     return NULL;
@@ -472,6 +495,7 @@ int main(void)
     pthread_t w[NW];
     for (int i = 0; i < NW; i++)
         CHECK_EQ(mgc_pthread_create(&w[i], NULL, worker, (void *)(uintptr_t)i), 0);
+    wait_up(NW);
 
     /* 1. From the main thread while the workers allocate. */
     for (int i = 0; i < rounds; i++) {
@@ -481,6 +505,7 @@ int main(void)
     /* 2. While a thread loops in mgc_collect. */
     pthread_t c;
     CHECK_EQ(mgc_pthread_create(&c, NULL, collector, NULL), 0);
+    wait_up(1);
     for (int i = 0; i < rounds; i++) {
         pause_ms(&r, 2, 20);
         fork_and_check("from main while another thread collects", 1, &r);

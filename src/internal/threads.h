@@ -128,7 +128,8 @@ MGC_INTERNAL void mgc__thread_save_self(mgc_thread *t, uintptr_t sp);
 MGC_INTERNAL void mgc__threads_starting_roots(void (*fn)(void *ctx, uintptr_t lo, uintptr_t hi), void *ctx);
 
 /* Internal (GC-owned) threads: created with every signal blocked, never
-   attached, never stopped. */
+   attached, never stopped. Returns once the thread runs fn (started with
+   the gc lock held, so that no fork sees one half started). */
 MGC_INTERNAL int mgc__thread_spawn_internal(pthread_t *pt, void *(*fn)(void *), void *arg);
 
 MGC_INTERNAL void mgc__threads_fork_prepare(void);
