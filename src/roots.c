@@ -191,8 +191,15 @@ size_t mgc__roots_collect(mgc_root **out)
     MGC_FOR_EACH_THREAD(t)
     {
         uintptr_t lo = t->stop_sp;
-        if (mgc__thread_stack_unknown(t)) {
-            uintptr_t mlo, mhi;
+        uintptr_t mlo, mhi;
+        bool main_thread = t->tid == getpid();
+        if (mgc__thread_stack_unknown(t) && main_thread && t->stop_sp < t->stack_lo &&
+            mgc__os_rw_extent(t->stack_hi - 1, &mlo, &mhi) && t->stop_sp >= mlo) {
+            /* The main thread, on its own stack grown past what was
+               recorded at attach (pthread_getattr_np answers from the
+               RLIMIT_STACK of that moment; the program raised it since):
+               the frames from the stop point up. */
+        } else if (mgc__thread_stack_unknown(t)) {
             /* Stopped on a stack that is not its own: an alternate signal
                stack, or a coroutine's (makecontext, a runtime's own). From
                the stop point up: to the top of the alternate stack when
@@ -214,8 +221,8 @@ size_t mgc__roots_collect(mgc_root **out)
                stack_hi); the main thread's grows down to its mapping's
                current extent. */
             if (mgc__os_rw_extent(t->stack_hi - 1, &mlo, &mhi))
-                lo = mlo > t->stack_lo ? mlo : t->stack_lo;
-            else if (t->tid == getpid())
+                lo = main_thread || mlo > t->stack_lo ? mlo : t->stack_lo;
+            else if (main_thread)
                 lo = t->stack_hi; /* cannot tell what is mapped */
             else
                 lo = t->stack_lo; /* a pthread stack is mapped whole, unless the program says otherwise */
