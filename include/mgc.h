@@ -246,7 +246,8 @@ MGC_API void mgc_buf_append(mgc_buf *b, const void *bytes, size_t n);
 MGC_API void mgc_buf_append_str(mgc_buf *b, const char *s);
 MGC_API void mgc_buf_append_byte(mgc_buf *b, int c);
 /* Formatted text (vsnprintf into the buffer's own spare room, growing once
-   if it does not fit; nothing is malloc'd). Returns the bytes appended, or
+   if it does not fit; output that fills the room exactly fits, though
+   vsnprintf's NUL would not; nothing is malloc'd). Returns the bytes appended, or
    -1 (nothing appended) on an encoding error. Arguments must not point into
    the buffer. */
 MGC_API int mgc_buf_printf(mgc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

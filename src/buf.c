@@ -180,6 +180,29 @@ int mgc_buf_vprintf(mgc_buf *b, const char *fmt, va_list ap)
         b->len += (size_t)n;
         return n;
     }
+    if (n == 0) /* nothing to add to a full buffer */
+        return 0;
+    if ((size_t)n == avail) {
+        /* It fits exactly, but vsnprintf put its NUL where the last byte
+           goes: the room mgc_buf_grow promised is used, without growing
+           (which would free the storage a pointer taken after the grow
+           points to). The other bytes are in place; the last is
+           formatted again, into scratch. */
+        char small[256], *tmp = small;
+        if ((size_t)n >= sizeof small) {
+            tmp = mgc__alloc_noscan_raw((size_t)n + 1);
+            MGC_CHECK(tmp != NULL, "mgc_buf_vprintf: out of memory formatting %d bytes (buffer %p)", n,
+                      (void *)b);
+        }
+        int n2 = vsnprintf(tmp, (size_t)n + 1, fmt, ap);
+        MGC_CHECK(n2 == n, "mgc_buf_vprintf: the format \"%s\" gave %d bytes, then %d (buffer %p)", fmt, n, n2,
+                  (void *)b);
+        b->data[b->len + (size_t)n - 1] = tmp[n - 1];
+        if (tmp != small)
+            mgc_free_sized(tmp, (size_t)n + 1, 1);
+        b->len += (size_t)n;
+        return n;
+    }
     size_t oldcap;
     char *old = grow(b, (size_t)n + 1, &oldcap, "mgc_buf_vprintf");
     int n2 = vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

@@ -142,10 +142,31 @@ static void printf_(void)
     /* 7 more fit in 16 without the NUL's byte: 8 + 7 = 15, then the NUL. */
     CHECK_EQ(mgc_buf_printf(&b, "%s", "1234567"), 7);
     CHECK_EQ(mgc_buf_cap(&b), 16);
-    /* Exactly the room left (1): does not fit with vsnprintf's NUL: grows. */
+    /* Exactly the room left (1): it fits, though vsnprintf's NUL does not:
+       no growth (it grew, and freed the storage). */
+    char *before = mgc_buf_bytes(&b);
     CHECK_EQ(mgc_buf_printf(&b, "%s", "Q"), 1);
     CHECK_EQ(mgc_buf_len(&b), 16);
+    CHECK_EQ(mgc_buf_cap(&b), 16);
+    CHECK(mgc_buf_bytes(&b) == before);
+    CHECK(!memcmp(mgc_buf_bytes(&b), "42-abc-z1234567Q", 16));
+    /* Nothing into a full buffer: no growth either. */
+    CHECK_EQ(mgc_buf_printf(&b, "%s", ""), 0);
+    CHECK_EQ(mgc_buf_cap(&b), 16);
     CHECK(!strcmp(mgc_buf_cstr(&b), "42-abc-z1234567Q"));
+    /* mgc_buf_grow's room, filled by printf exactly, small and large
+       (the last byte formatted again in scratch of each kind). */
+    for (size_t room = 16; room <= 65536; room *= 8) {
+        mgc_buf g = MGC_BUF_INIT;
+        mgc_buf_grow(&g, room);
+        char *kept = mgc_buf_bytes(&g);
+        size_t cap = mgc_buf_cap(&g);
+        CHECK_EQ(mgc_buf_printf(&g, "<%0*d>", (int)(cap - 2), 5), (int)cap);
+        CHECK_MSG(mgc_buf_bytes(&g) == kept && mgc_buf_cap(&g) == cap, "printf of the %zu bytes grown moved the buffer",
+                  cap);
+        CHECK(kept[0] == '<' && kept[1] == '0' && kept[cap - 2] == '5' && kept[cap - 1] == '>');
+        mgc_buf_free(&g);
+    }
     /* Large output through the growth path. */
     mgc_buf_reset(&b);
     CHECK_EQ(mgc_buf_printf(&b, "<%0*d>", 100000, 7), 100002);
