@@ -442,7 +442,8 @@ MGC_API void mgc_map_free(mgc_map *m);
    and replacing values is allowed; a new key may or may not be visited.
    If its put replaces the table (it grows, or is rebuilt at the same size
    once deleted entries have piled up), or the map is freed, the next
-   mgc_map_next aborts, even if the map was initialised again since. */
+   mgc_map_next aborts, even if the map was initialised again since (by
+   mgc_map_init). */
 typedef struct mgc_map_iter {
     const void *key;  /* the current entry, after mgc_map_next returned 1 */
     size_t keylen;

@@ -48,7 +48,8 @@
  * any map before, whenever slots changes (gen_counter), and an iterator
  * remembers it: an iteration over a table that was replaced, rebuilt at
  * the same size or freed aborts instead of reading freed memory, even if
- * the map was initialised again since (which sets gen to 0). Every store of a pointer into
+ * the map was initialised again since (mgc_map_init takes a new gen too;
+ * MGC_MAP_INIT's is 0). Every store of a pointer into
  * the table goes through the write barrier (barrier.h).
  */
 #include "internal/alloc.h"
@@ -240,6 +241,9 @@ void mgc_map_init(mgc_map *m)
     if (unlikely(!m))
         bad_map("mgc_map_init", m);
     *m = (mgc_map)MGC_MAP_INIT;
+    /* A new generation, not MGC_MAP_INIT's 0: an iterator begun on this
+       map before, when it had no table yet (gen 0), must not match it. */
+    m->gen = new_gen();
 }
 
 void mgc_map_put(mgc_map *m, const void *key, size_t keylen, void *value)

@@ -500,6 +500,19 @@ static void d_reinit_during_iteration(void *a)
         mgc_map_put(&m, "b", 1, NULL);
     mgc_map_next(&it);
 }
+/* An iterator begun while the map had no table yet (gen 0), the map
+   then given a table, freed and initialised again (gen was 0 again: the
+   iterator matched it). */
+static void d_reinit_tableless(void *a)
+{
+    mgc_map m = MGC_MAP_INIT;
+    mgc_map_iter it;
+    mgc_map_iter_init(&it, &m);
+    mgc_map_put(&m, "a", 1, NULL);
+    mgc_map_free(&m);
+    mgc_map_init(&m);
+    mgc_map_next(&it);
+}
 /* A put of a new key that rebuilds the table at the same size (deleted
    marks piled up) replaces it too. */
 static void d_rebuild_during_iteration(void *a)
@@ -537,6 +550,7 @@ static void aborts(void)
     t_expect_abort(d_grow_during_iteration, NULL, "was resized or freed during the iteration");
     t_expect_abort(d_free_during_iteration, NULL, "was resized or freed during the iteration");
     t_expect_abort(d_reinit_during_iteration, NULL, "was resized or freed during the iteration");
+    t_expect_abort(d_reinit_tableless, NULL, "was resized or freed during the iteration");
     t_expect_abort(d_rebuild_during_iteration, NULL, "a put of a new key grew or rebuilt its table");
     t_expect_abort(d_garbage, NULL, "mgc_map_len: map ");
     t_expect_abort(d_garbage, NULL, "is not a valid mgc_map");
