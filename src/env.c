@@ -104,9 +104,18 @@ static void opt_memlimit(const char *v)
 
 static void opt_gomaxprocs(const char *v)
 {
-    if (!mgc__parse_int(v, 1, MGC_MAX_PROCS, &mgc__opts.gomaxprocs))
-        mgc__warn("GOMAXPROCS=\"%s\" is not an integer from 1 to %d; using the default, %d", v, MGC_MAX_PROCS,
+    int n;
+    if (!mgc__parse_int(v, 1, INT_MAX, &n)) {
+        mgc__warn("GOMAXPROCS=\"%s\" is not a positive integer; using the default, %d", v,
                   mgc__opts.gomaxprocs);
+    } else if (n > MGC_MAX_PROCS) {
+        /* Go takes any positive count; the closest mgc has is its own. */
+        mgc__opts.gomaxprocs = MGC_MAX_PROCS;
+        mgc__warn("GOMAXPROCS=\"%s\" is above mgc's limit of %d worker threads; using %d", v, MGC_MAX_PROCS,
+                  MGC_MAX_PROCS);
+    } else {
+        mgc__opts.gomaxprocs = n;
+    }
 }
 
 static void opt_godebug(const char *v)

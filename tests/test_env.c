@@ -87,6 +87,12 @@ int main(int argc, char **argv)
     expect(me, "GOMAXPROCS=1", NULL, 0, NULL, "workers=1\n");
     expect(me, "GOMAXPROCS=0", NULL, 1, "GOMAXPROCS=\"0\"", NULL);
     expect(me, "GOMAXPROCS=two", NULL, 1, "GOMAXPROCS=\"two\"", NULL);
+    /* Go takes any positive count: above mgc's limit, the limit (it was
+       the CPU count), with one line saying so. */
+    char most[64];
+    snprintf(most, sizeof most, "workers=%d\n", MGC_MAX_PROCS);
+    expect(me, "GOMAXPROCS=1000", NULL, 1, "above mgc's limit of", most);
+    expect(me, "GOMAXPROCS=99999999999", NULL, 1, "is not a positive integer", NULL);
     /* A leading '+' is no integer to Go: a warning and the default. */
     expect(me, "GOGC=+50", NULL, 1, "GOGC=\"+50\"", "next_gc=4194304 ");
     int ncpu = mgc__os_ncpu();
