@@ -77,7 +77,9 @@ MGC_API int mgc_version(void);
 /* ---- Start-up ---------------------------------------------------------- */
 
 /* Optional: the first call into mgc initialises it from the environment.
-   Returns 0, or an errno value (ENOMEM when no heap could be reserved). */
+   Returns 0, or an errno value (ENOMEM when no heap could be reserved);
+   once it failed, an allocation aborts with one line saying why (rather
+   than answer NULL: there is no heap to collect). */
 MGC_API int mgc_init(void);
 
 /* ---- Threads ----------------------------------------------------------- */

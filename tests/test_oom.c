@@ -139,6 +139,18 @@ static void capped_metadata(void *arg)
            n * 16 >> 20, n48 * 48 >> 20);
 }
 
+/* No address space for any heap: mgc_init says ENOMEM (again when asked
+   again), and an allocation then aborts with one line (mgc.h). */
+static void no_heap(void *arg)
+{
+    (void)arg;
+    struct rlimit rl = {256ull << 20, 256ull << 20};
+    CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+    CHECK_EQ(mgc_init(), ENOMEM);
+    CHECK_EQ(mgc_init(), ENOMEM);
+    (void)!mgc_alloc(16);
+}
+
 int main(void)
 {
     if (getenv("MGC_TEST_SANITIZE")) {
@@ -152,6 +164,7 @@ int main(void)
     CHECK_MSG(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "status %d\n%s%s", c.status, c.out, c.err);
     CHECK(strstr(c.out, "ok: "));
     printf("%s", c.out);
+    t_expect_abort(no_heap, NULL, "mgc: fatal: cannot reserve address space for the heap");
     t_run_child(capped_metadata, NULL, &c);
     CHECK_MSG(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "status %d\n%s%s", c.status, c.out, c.err);
     CHECK(strstr(c.out, "ok: "));
