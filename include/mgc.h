@@ -79,7 +79,12 @@ MGC_API int mgc_version(void);
 /* Optional: the first call into mgc initialises it from the environment.
    Returns 0, or an errno value (ENOMEM when no heap could be reserved);
    once it failed, an allocation aborts with one line saying why (rather
-   than answer NULL: there is no heap to collect). */
+   than answer NULL: there is no heap to collect).
+   fork() is supported: initialisation registers pthread_atfork handlers
+   that take mgc's locks, and the child keeps the heap with its one
+   thread. Prepare handlers run in the reverse order of registration: a
+   program whose own prepare handler takes a lock that a thread may hold
+   across an mgc call must call mgc_init before registering it. */
 MGC_API int mgc_init(void);
 
 /* ---- Threads ----------------------------------------------------------- */
