@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -99,7 +100,10 @@ void mgc__os_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_n
        calls it intercepts or makes an atomic access, and a thread waiting
        in the raw futex does neither: waiting here for a lock, it would
        never take the signal that stops the world. Under TSan the wait is
-       cut to 1 ms and followed by such a call. */
+       cut to 1 ms and followed by such a call, with cancellation
+       disabled: usleep is a cancellation point, and a cancel pending in
+       a thread stopped in mgc's handler, or waiting for one of mgc's
+       locks, must not be acted on there (threads.c, mask_cancel_signal). */
     if (MGC_TSAN && (!timeout_ns || timeout_ns > 1000000u))
         timeout_ns = 1000000u;
     struct timespec ts, *tsp = NULL;
@@ -111,8 +115,12 @@ void mgc__os_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_n
     /* Spurious returns (EINTR, EAGAIN, timeout) are fine: every caller
        re-checks its condition in a loop. */
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
-    if (MGC_TSAN)
+    if (MGC_TSAN) {
+        int cs;
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
         usleep(0);
+        pthread_setcancelstate(cs, NULL);
+    }
 }
 
 void mgc__os_futex_wake(_Atomic uint32_t *addr, int n)

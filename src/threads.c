@@ -27,6 +27,8 @@
  *   - The epoch is odd exactly while a stop is in progress; a SIGPWR that
  *     arrives when it is even is ignored, and so is one taken by the thread
  *     stopping the world (reg.stopper), whatever sent it.
+ *   - A thread is never unwound out of the stop: the handler runs with the
+ *     C library's cancellation signal blocked (mask_cancel_signal).
  */
 #include "internal/threads.h"
 #include "internal/cache.h"
@@ -539,6 +541,37 @@ int mgc__thread_spawn_internal(pthread_t *pt, void *(*fn)(void *), void *arg)
 
 /* ---- init and fork ----------------------------------------------------- */
 
+#ifdef __GLIBC__
+/* glibc's cancellation signal, SIGCANCEL: the first real-time signal,
+   which it keeps for itself (SIGRTMIN is above it). */
+#define GLIBC_SIGCANCEL 32
+#endif
+
+/* Add the C library's cancellation signal to the handler's mask s. A
+   thread blocked in a cancellation point (read, nanosleep,
+   pthread_cond_wait...) runs it with asynchronous cancellation in glibc,
+   and a pthread_cancel acted on while it slept stopped in our handler
+   unwound it out of the handler: its cleanup ran with the world stopped,
+   and it lived on with the handler's mask, SIGPWR blocked, so the next
+   stop waited for it for ever. Blocked from the handler's entry, the
+   cancel stays pending until the kernel restores the interrupted mask at
+   sigreturn, and is acted on there, the world running. glibc's sigfillset
+   leaves the signal out and its sigaddset refuses it, but its sigaction
+   hands sa_mask to the kernel as it is: the bit is set by hand (bit n-1
+   of the kernel's sigset, the first words of glibc's, in unsigned longs).
+   musl acts on a cancel only at a cancellation point's own system call,
+   never inside a handler: nothing to do there. */
+static void mask_cancel_signal(sigset_t *s)
+{
+#ifdef GLIBC_SIGCANCEL
+    unsigned long *w = (unsigned long *)(void *)s;
+    const unsigned bits = 8 * sizeof(unsigned long);
+    w[(GLIBC_SIGCANCEL - 1) / bits] |= 1UL << ((GLIBC_SIGCANCEL - 1) % bits);
+#else
+    (void)s;
+#endif
+}
+
 void mgc__threads_init(void)
 {
     mgc__lock_init(&reg.lock);
@@ -549,7 +582,8 @@ void mgc__threads_init(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = suspend_handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    /* While stopped, a thread takes no other asynchronous signal; faults
+    /* While stopped, a thread takes no other asynchronous signal, the C
+       library's cancellation signal included (mask_cancel_signal); faults
        stay deliverable so a bug is reported, not hidden. */
     sigfillset(&sa.sa_mask);
     sigdelset(&sa.sa_mask, SIGSEGV);
@@ -557,6 +591,7 @@ void mgc__threads_init(void)
     sigdelset(&sa.sa_mask, SIGFPE);
     sigdelset(&sa.sa_mask, SIGILL);
     sigdelset(&sa.sa_mask, SIGABRT);
+    mask_cancel_signal(&sa.sa_mask);
     struct sigaction old;
     MGC_CHECK(sigaction(MGC_SIG_SUSPEND, &sa, &old) == 0, "sigaction(SIGPWR): %s", strerror(errno));
     /* The program's own use of SIGPWR would stop working without a word. */
