@@ -29,6 +29,8 @@
  *     stopping the world (reg.stopper), whatever sent it.
  *   - A thread is never unwound out of the stop: the handler runs with the
  *     C library's cancellation signal blocked (mask_cancel_signal).
+ *   - SIGPWR is unblocked in a thread from its attach on, and in detach
+ *     until the thread has left the list.
  */
 #include "internal/threads.h"
 #include "internal/cache.h"
@@ -368,8 +370,25 @@ static void alive_init(mgc_thread *t)
               t->tid);
 }
 
+/* A set holding SIGPWR alone. */
+static sigset_t suspend_set(void)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, MGC_SIG_SUSPEND);
+    return s;
+}
+
 static mgc_thread *attach_self(void)
 {
+    /* A thread that blocks SIGPWR can never be stopped: the next stop
+       waits for ever. Threads the C library starts behind the program's
+       back block every signal (glibc's timer_create and aio SIGEV_THREAD
+       callbacks): a callback that allocated attached its thread so, and
+       hung the next collection. Unblocked before the thread is listed; a
+       program that blocks it again afterwards breaks mgc.h's contract. */
+    sigset_t pwr = suspend_set();
+    pthread_sigmask(SIG_UNBLOCK, &pwr, NULL);
     mgc_thread *t = mgc__meta_alloc(sizeof *t, MGC_META_MCACHE);
     mgc__cache_init(&t->cache);
     t->pthread = pthread_self();
@@ -415,18 +434,28 @@ int mgc_thread_attach(void)
 
 static void detach(mgc_thread *t)
 {
+    /* Still registered while waiting for the lock below: a collection that
+       holds it stops this thread like any other, which takes SIGPWR. A
+       thread that blocked it (against mgc.h's contract, or unwound out of
+       a signal handler that ran with it blocked) would wait for the lock
+       while the collection waited for it, for ever: SIGPWR is unblocked
+       until the thread has left, and the program's mask then restored (a
+       SIGPWR taken after it left is ignored: `listed`). */
+    sigset_t pwr = suspend_set(), old;
+    pthread_sigmask(SIG_UNBLOCK, &pwr, &old);
     mgc__cs_enter(t);
     mgc__cache_flush_spans(&t->cache);
     mgc__cs_exit(t);
-    /* Still registered while waiting for the lock: a collection that holds
-       it stops this thread like any other (and counts what its cache still
-       holds). The counters go with the thread's leaving (cache.h). */
+    /* The counters go with the thread's leaving (cache.h); what its cache
+       still holds is counted by a stop while it waits. */
     mgc__lock(&reg.lock);
     mgc__cache_flush_counts(&t->cache);
     MGC_DLIST_REMOVE(reg.list, t);
     atomic_store_explicit(&t->listed, 0, memory_order_relaxed);
     reg.count--;
     mgc__unlock(&reg.lock);
+    if (sigismember(&old, MGC_SIG_SUSPEND))
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
     mgc__self = NULL;
     pthread_setspecific(reg.key, NULL);
     pthread_mutex_unlock(&t->alive);

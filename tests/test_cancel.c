@@ -19,6 +19,14 @@
  *           with SIGPWR blocked. Before, SIGCANCEL was not blocked in the
  *           handler (glibc's sigfillset leaves it out) and the thread
  *           unwound out of it at once, SIGPWR blocked for good.
+ * attach    A thread started with every signal blocked (as glibc starts
+ *           SIGEV_THREAD callbacks) attaches: SIGPWR must be unblocked in
+ *           it, and a collection must finish. Before, it hung for ever.
+ * timer     The same with a real timer_create(SIGEV_THREAD) callback.
+ * detach    An attached thread blocks SIGPWR itself and calls
+ *           mgc_thread_detach while a collection waits for it: detach
+ *           must let it stop (before, detach waited for the registry lock
+ *           the collection held, and the collection for the thread).
  */
 #include "testing.h"
 #include "internal/gc.h"
@@ -28,6 +36,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 /* The system call thread tid is in now (/proc/self/task/TID/syscall's
    first field), -1 when running or unreadable. open/read only: called
@@ -56,7 +65,7 @@ static bool sigpwr_blocked(void)
     return sigismember(&cur, SIGPWR);
 }
 
-static _Atomic int g_returned;
+static _Atomic int g_ready, g_done, g_returned;
 
 /* ---- stop: cancelled while stopped ------------------------------------- */
 
@@ -123,6 +132,110 @@ static void case_stop(void)
         mgc_collect();
 }
 
+/* ---- attach, timer: attached with every signal blocked ----------------- */
+
+static _Atomic int g_blocked_after_attach = -1;
+
+static void attached_blocked_body(void)
+{
+    void *volatile keep = tagged(2); /* attaches */
+    (void)keep;
+    atomic_store(&g_blocked_after_attach, sigpwr_blocked());
+    atomic_store(&g_ready, 1);
+    while (!atomic_load(&g_done))
+        usleep(1000);
+}
+
+static void *blocked_thread(void *arg)
+{
+    (void)arg;
+    attached_blocked_body();
+    return NULL;
+}
+
+static void case_attach(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, blocked_thread, NULL), 0);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    while (!atomic_load(&g_ready))
+        usleep(1000);
+    CHECK_MSG(atomic_load(&g_blocked_after_attach) == 0, "SIGPWR still blocked in the thread after it attached");
+    for (int i = 0; i < 3; i++)
+        mgc_collect();
+    atomic_store(&g_done, 1);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+}
+
+static void timer_cb(union sigval sv)
+{
+    (void)sv;
+    attached_blocked_body();
+}
+
+static void case_timer(void)
+{
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD;
+    ev.sigev_notify_function = timer_cb;
+    timer_t tm;
+    CHECK_EQ(timer_create(CLOCK_MONOTONIC, &ev, &tm), 0);
+    struct itimerspec its = {{0, 0}, {0, 1000000}}; /* once, in 1 ms */
+    CHECK_EQ(timer_settime(tm, 0, &its, NULL), 0);
+    while (!atomic_load(&g_ready))
+        usleep(1000);
+    CHECK_MSG(atomic_load(&g_blocked_after_attach) == 0, "SIGPWR still blocked in the callback after it attached");
+    for (int i = 0; i < 3; i++)
+        mgc_collect();
+    atomic_store(&g_done, 1);
+    CHECK_EQ(timer_delete(tm), 0);
+    /* The callback's thread exits (and detaches) on its own. */
+    for (int i = 0; i < 3; i++)
+        mgc_collect();
+}
+
+/* ---- detach with SIGPWR blocked ---------------------------------------- */
+
+static _Atomic int g_main_tid, g_collecting, g_blocked_after_detach = -1;
+
+static void *detach_blocked(void *arg)
+{
+    (void)arg;
+    void *volatile keep = tagged(3);
+    (void)keep;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPWR);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    atomic_store(&g_ready, 1);
+    /* Until the collection waits for this thread (its collector sleeps
+       on the acknowledgement futex between re-sends). */
+    while (!atomic_load(&g_collecting) || task_syscall(atomic_load(&g_main_tid)) != SYS_futex)
+        usleep(1000);
+    mgc_thread_detach();
+    atomic_store(&g_blocked_after_detach, sigpwr_blocked());
+    return NULL;
+}
+
+static void case_detach(void)
+{
+    atomic_store(&g_main_tid, gettid_());
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, detach_blocked, NULL), 0);
+    while (!atomic_load(&g_ready))
+        usleep(1000);
+    atomic_store(&g_collecting, 1);
+    mgc_collect();
+    atomic_store(&g_collecting, 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK_MSG(atomic_load(&g_blocked_after_detach) == 1, "detach did not give the thread its signal mask back");
+    mgc_collect();
+}
+
 /* ---- driver ------------------------------------------------------------ */
 
 typedef struct tcase {
@@ -134,6 +247,10 @@ typedef struct tcase {
 
 static const tcase cases[] = {
     {"stop", case_stop, {NULL}, true},
+    {"attach", case_attach, {NULL}, true},
+    /* glibc starts the callback's thread behind TSan's back. */
+    {"timer", case_timer, {NULL}, false},
+    {"detach", case_detach, {NULL}, true},
 };
 
 int main(int argc, char **argv)
