@@ -4,10 +4,12 @@
  * /proc/self/maps (through a descriptor it keeps open). The only file
  * that calls them.
  *
- * Invariant: memory returned by mgc__os_reserve is PROT_NONE and costs no
+ * Invariants: memory returned by mgc__os_reserve is PROT_NONE and costs no
  * commit charge until mgc__os_commit; committed pages that were never
  * touched, or were decommitted, read as zero (the heap relies on this to skip
- * zeroing fresh spans).
+ * zeroing fresh spans). Nothing here is a cancellation point: raw system
+ * calls (syscall(2) is not one), and TSan's usleep with cancellation
+ * disabled; callers hold locks or have the world stopped.
  */
 #include "internal/os.h"
 
@@ -372,8 +374,12 @@ bool mgc__os_rw_extent(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 
 void mgc__os_write_stderr(const char *buf, size_t n)
 {
+    /* The raw system call: write(2) is a cancellation point, and mgc
+       writes (gctrace, warnings) with its locks held, or from a collection
+       with the world stopped; a pending cancel acted on there left the gc
+       lock held for ever. syscall(2) is not one. */
     while (n > 0) {
-        ssize_t w = write(2, buf, n);
+        ssize_t w = syscall(SYS_write, 2, buf, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;

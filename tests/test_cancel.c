@@ -27,6 +27,12 @@
  *           mgc_thread_detach while a collection waits for it: detach
  *           must let it stop (before, detach waited for the registry lock
  *           the collection held, and the collection for the thread).
+ * trace     With GODEBUG=gctrace=1, a thread with a deferred cancel
+ *           pending collects: mgc_collect must return (the cancel is
+ *           acted on at the thread's next cancellation point), and later
+ *           collections must run. Before, the cancel was acted on in the
+ *           gctrace write(2), with the gc lock held: the next collection
+ *           hung.
  */
 #include "testing.h"
 #include "internal/gc.h"
@@ -65,7 +71,7 @@ static bool sigpwr_blocked(void)
     return sigismember(&cur, SIGPWR);
 }
 
-static _Atomic int g_ready, g_done, g_returned;
+static _Atomic int g_ready, g_go, g_done, g_returned;
 
 /* ---- stop: cancelled while stopped ------------------------------------- */
 
@@ -236,6 +242,56 @@ static void case_detach(void)
     mgc_collect();
 }
 
+/* ---- trace, mark: a cancel pending while collecting -------------------- */
+
+static _Atomic int g_exited;
+static void set_exited(void *arg)
+{
+    (void)arg;
+    atomic_store(&g_exited, 1);
+}
+
+static void *pending_collector(void *arg)
+{
+    (void)arg;
+    void *volatile keep = tagged(4);
+    (void)keep;
+    pthread_cleanup_push(set_exited, NULL);
+    atomic_store(&g_ready, 1);
+    while (!atomic_load(&g_go)) /* no cancellation point */
+        ;
+    mgc_collect();
+    atomic_store(&g_returned, 1);
+    pthread_testcancel(); /* the cancel is acted on here */
+    pthread_cleanup_pop(1);
+    return NULL;
+}
+
+static void run_pending_collector(void)
+{
+    atomic_store(&g_ready, 0);
+    atomic_store(&g_go, 0);
+    atomic_store(&g_returned, 0);
+    atomic_store(&g_exited, 0);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, pending_collector, NULL), 0);
+    while (!atomic_load(&g_ready))
+        usleep(1000);
+    CHECK_EQ(pthread_cancel(t), 0);
+    atomic_store(&g_go, 1);
+    /* Polled: under TSan a thread blocked in pthread_join is never stopped
+       (tests/CMakeLists.txt). */
+    while (!atomic_load(&g_exited))
+        usleep(1000);
+    void *ret = NULL;
+    CHECK_EQ(pthread_join(t, &ret), 0);
+    CHECK_MSG(atomic_load(&g_returned), "the thread was cancelled inside mgc_collect");
+    CHECK_MSG(ret == PTHREAD_CANCELED, "the pending cancel was lost");
+    mgc_collect(); /* the gc lock is free, the world runs */
+}
+
+static void case_trace(void) { run_pending_collector(); }
+
 /* ---- driver ------------------------------------------------------------ */
 
 typedef struct tcase {
@@ -251,6 +307,7 @@ static const tcase cases[] = {
     /* glibc starts the callback's thread behind TSan's back. */
     {"timer", case_timer, {NULL}, false},
     {"detach", case_detach, {NULL}, true},
+    {"trace", case_trace, {"GODEBUG=gctrace=1", NULL}, true},
 };
 
 int main(int argc, char **argv)
@@ -277,6 +334,8 @@ int main(int argc, char **argv)
         t_run_self(argv[0], cases[i].name, cases[i].env, &c);
         CHECK_MSG(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "%s: status %d, stderr:\n%s", cases[i].name,
                   c.status, c.err);
+        if (!strcmp(cases[i].name, "trace"))
+            CHECK_MSG(strstr(c.err, "gc 1 @") && strstr(c.err, "gc 2 @"), "trace: no gctrace lines:\n%s", c.err);
         fprintf(stderr, "%s: ok\n", cases[i].name);
     }
     return 0;

@@ -58,7 +58,8 @@ MGC_INTERNAL void mgc__os_fork_child(void);
    coroutine's stack killed the collector). */
 MGC_INTERNAL bool mgc__os_rw_extent(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
 
-/* write(2) the whole buffer to fd 2, retrying on EINTR. */
+/* write(2) the whole buffer to fd 2, retrying on EINTR; not a
+   cancellation point (a raw system call). */
 MGC_INTERNAL void mgc__os_write_stderr(const char *buf, size_t n);
 
 #endif /* MGC_OS_H */
