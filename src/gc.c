@@ -15,6 +15,8 @@
  *     below freeindex are real objects. Marking reads, never moves, spans.
  *   - The collector, while the world is stopped, uses only metadata memory,
  *     futexes and its own locks (threads.c lists what it must not call).
+ *   - The gc lock is held only with the holder's cancellation disabled
+ *     (mgc__gc_lock): nothing under it is a cancellation point.
  */
 #include "internal/gc.h"
 #include "internal/arch.h"
@@ -155,16 +157,34 @@ static MGC_NOINLINE void cycle(bool forced)
         mgc__trace_cycle(&c);
 }
 
+int mgc__gc_lock(void)
+{
+    /* One pair per cycle (or memstats read): pthread_setcancelstate is a
+       store to the thread's own descriptor, no system call. */
+    int cs;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+    mgc__lock(&mgc__gc.lock);
+    return cs;
+}
+
+void mgc__gc_unlock(int cancel_state)
+{
+    mgc__unlock(&mgc__gc.lock);
+    /* A cancel that came meanwhile stays pending: acted on at the
+       program's next cancellation point, not here (this is not one). */
+    pthread_setcancelstate(cancel_state, NULL);
+}
+
 void mgc__gc_maybe(void)
 {
     if (!mgc__pacer_should_trigger())
         return;
     mgc__thread_current();
-    mgc__lock(&mgc__gc.lock);
+    int cs = mgc__gc_lock();
     /* Another thread may have just collected. */
     if (mgc__pacer_should_trigger())
         cycle(false);
-    mgc__unlock(&mgc__gc.lock);
+    mgc__gc_unlock(cs);
 }
 
 /* Return once a whole cycle that began after the call has finished and
@@ -175,10 +195,10 @@ static void collect(bool forced)
     mgc__thread_current();
     /* Any cycle counted after this load started after the call. */
     uint64_t n = atomic_load_explicit(&mgc__gc.cycles_started, memory_order_relaxed);
-    mgc__lock(&mgc__gc.lock);
+    int cs = mgc__gc_lock();
     if (atomic_load_explicit(&mgc__gc.cycles_started, memory_order_relaxed) == n)
         cycle(forced);
-    mgc__unlock(&mgc__gc.lock);
+    mgc__gc_unlock(cs);
     mgc__sweep_finish();
 }
 

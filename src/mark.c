@@ -152,6 +152,9 @@ static bool get_work(marker *m)
             pthread_mutex_unlock(&W.mu);
             return false;
         }
+        /* A cancellation point: on the collecting thread, cancellation
+           is disabled for the whole cycle (mgc__gc_lock); helpers are
+           mgc's own, which the program has no handle to cancel. */
         while (!W.full && W.nidle < W.nworkers)
             pthread_cond_wait(&W.cv, &W.mu);
         if (W.nidle == W.nworkers) {

@@ -65,11 +65,11 @@ int mgc_set_gc_percent(int percent)
     mgc__ensure_init();
     /* Under the gc lock, so the new goal is computed from a finished cycle's
        figures and no cycle is half-way (Go also waits for marking). */
-    mgc__lock(&mgc__gc.lock);
+    int cs = mgc__gc_lock();
     int old = atomic_exchange_explicit(&mgc__pacer.gc_percent, percent < 0 ? -1 : percent,
                                        memory_order_relaxed);
     set_goal(mgc__pacer.heap_marked, mgc__pacer.stack_scan, mgc__pacer.globals_scan);
-    mgc__unlock(&mgc__gc.lock);
+    mgc__gc_unlock(cs);
     /* A lower goal may already be exceeded: collect now rather than at the
        next refill. */
     mgc__gc_maybe();

@@ -60,7 +60,7 @@ void mgc_read_memstats(mgc_memstats *ms)
 
     /* A snapshot: the world and the background sweeper stopped while every
        counter is read. */
-    mgc__lock(&mgc__gc.lock);
+    int cs = mgc__gc_lock();
     mgc__gc_stop_world();
     MGC_FOR_EACH_THREAD(t) mgc__cache_count(&t->cache, &cc);
     ms->num_threads = mgc__threads_count();
@@ -130,5 +130,5 @@ void mgc_read_memstats(mgc_memstats *ms)
     ms->pause_max_ns = st->pause_max_ns;
     ms->heap_live_peak = st->heap_live_peak;
     ms->gc_workers = (uint64_t)mgc__opts.gomaxprocs;
-    mgc__unlock(&mgc__gc.lock);
+    mgc__gc_unlock(cs);
 }

@@ -33,6 +33,14 @@
  *           collections must run. Before, the cancel was acted on in the
  *           gctrace write(2), with the gc lock held: the next collection
  *           hung.
+ * mark      A thread with a cancel pending collects; with the world
+ *           stopped the after-mark hook calls pthread_testcancel (as
+ *           mark.c's pthread_cond_wait would): it must not act. Before,
+ *           the thread exited with the world stopped and the registry
+ *           lock held: the whole process froze.
+ * parallel  The real thing: GOMAXPROCS=2, a heap big enough for two mark
+ *           workers, a few threads with a cancel pending collecting (the
+ *           collector may wait in get_work's pthread_cond_wait).
  */
 #include "testing.h"
 #include "internal/gc.h"
@@ -244,6 +252,15 @@ static void case_detach(void)
 
 /* ---- trace, mark: a cancel pending while collecting -------------------- */
 
+static _Atomic int g_hook_ran, g_hook_survived;
+
+static void testcancel_hook(void)
+{
+    atomic_store(&g_hook_ran, 1);
+    pthread_testcancel(); /* a cancellation point with the world stopped */
+    atomic_store(&g_hook_survived, 1);
+}
+
 static _Atomic int g_exited;
 static void set_exited(void *arg)
 {
@@ -292,6 +309,32 @@ static void run_pending_collector(void)
 
 static void case_trace(void) { run_pending_collector(); }
 
+static void case_mark(void)
+{
+    mgc__test_after_mark = testcancel_hook;
+    run_pending_collector();
+    mgc__test_after_mark = NULL;
+    CHECK(atomic_load(&g_hook_ran) && atomic_load(&g_hook_survived));
+}
+
+#define NARR 4096
+static void **g_arrays[NARR]; /* bss: a root */
+
+static void case_parallel(void)
+{
+    for (int i = 0; i < NARR; i++) { /* 4096 arrays of 64 pointers to 64 B: 17 MiB */
+        void **a = mgc_alloc(64 * sizeof(void *));
+        for (int j = 0; j < 64; j++)
+            a[j] = mgc_alloc(64);
+        g_arrays[i] = a;
+    }
+    mgc_collect(); /* the next marks use both workers */
+    for (int round = 0; round < 6; round++)
+        run_pending_collector();
+    for (int i = 0; i < NARR; i += 97)
+        CHECK(mgc_usable_size(g_arrays[i][63]) >= 64);
+}
+
 /* ---- driver ------------------------------------------------------------ */
 
 typedef struct tcase {
@@ -308,6 +351,8 @@ static const tcase cases[] = {
     {"timer", case_timer, {NULL}, false},
     {"detach", case_detach, {NULL}, true},
     {"trace", case_trace, {"GODEBUG=gctrace=1", NULL}, true},
+    {"mark", case_mark, {NULL}, true},
+    {"parallel", case_parallel, {"GOMAXPROCS=2", NULL}, true},
 };
 
 int main(int argc, char **argv)

@@ -57,6 +57,16 @@ extern MGC_INTERNAL void (*mgc__test_after_mark)(void);
 struct mgc_mark_result;
 extern MGC_INTERNAL struct mgc_mark_result mgc__gc_last_mark;
 
+/* Take the gc lock, and give it back: the calling thread's cancellation is
+   disabled in between (returned by mgc__gc_lock, restored by
+   mgc__gc_unlock). No mgc call is a cancellation point (DESIGN.md section
+   4): a collection runs under this lock, stops the world and may wait in
+   pthread_cond_wait (mark.c) or reach a write; a pending cancel acted on
+   there left the gc lock held, or the world stopped, for ever. Every
+   program thread takes the gc lock through these (fork's handlers, which
+   run no cancellation point, take it directly). */
+MGC_INTERNAL int mgc__gc_lock(void);
+MGC_INTERNAL void mgc__gc_unlock(int cancel_state);
 MGC_INTERNAL void mgc__ensure_init(void);
 /* Start a cycle if heap_live has crossed the trigger. Outside no-suspend. */
 MGC_INTERNAL void mgc__gc_maybe(void);
