@@ -97,8 +97,17 @@ MGC_API int mgc_init(void);
    waits for ever, warning every few seconds). A SIGPWR from elsewhere
    (kill -PWR) is ignored outside a collection and by the thread
    collecting; another attached thread that takes one during a collection
-   just stops for it a moment early. Detached automatically at thread
-   exit. Returns 0 or an errno. */
+   just stops for it a moment early. Attaching unblocks SIGPWR in the
+   thread (glibc runs timer_create and aio SIGEV_THREAD callbacks with
+   every signal blocked; such a callback may allocate). Detached
+   automatically at thread exit; detaching takes SIGPWR while it waits,
+   even where the program blocked it, and gives the mask back.
+   Cancellation: no mgc function is a cancellation point. A cancel pending
+   or arriving during an mgc call is acted on at the thread's next
+   cancellation point after it; a thread cancelled while stopped for a
+   collection inside a blocking call (read, pthread_cond_wait...) unwinds
+   once the collection ends. mgc is not async-cancel-safe: do not call it
+   with PTHREAD_CANCEL_ASYNCHRONOUS in effect. Returns 0 or an errno. */
 MGC_API int mgc_thread_attach(void);
 MGC_API void mgc_thread_detach(void);
 /* pthread_create whose argument stays reachable until the new thread runs;
