@@ -175,7 +175,8 @@ MGC_API void mgc_free(void *p);
    to whole elements), and noscan says whether it was a noscan (or
    pointer-free typed) object. Aborts if they do not match p: as far as
    mgc can tell, which is the size class (a size that would have been
-   given another class, or other pages for a large object) and the kind;
+   given another class, or for a large object other pages or a size
+   class) and the kind;
    the exact size is not recorded. */
 MGC_API void mgc_free_sized(void *p, size_t size, int noscan);
 

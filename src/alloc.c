@@ -606,6 +606,20 @@ void *mgc__base_in(const mgc_span *s, uintptr_t p)
     return (void *)slot;
 }
 
+/* The bytes of the object described by o from size to its old usable
+   size read zero, as in a fresh object: a later growth in place finds no
+   old data there, and a conservative scan no stale pointer. */
+static void clear_past(void *ptr, const objinfo *o, size_t size)
+{
+    if (size >= o->usable)
+        return;
+    if (o->kind != MGC_KIND_NOSCAN) {                    /* pointers dropped: through the barrier, */
+        size_t w = size & ~(sizeof(void *) - 1); /* from the word size cuts */
+        mgc__wb_bulk((char *)ptr + w, NULL, o->usable - w);
+    }
+    memset((char *)ptr + size, 0, o->usable - size);
+}
+
 void *mgc_realloc(void *ptr, size_t size)
 {
     if (!ptr)
@@ -638,20 +652,18 @@ void *mgc_realloc(void *ptr, size_t size)
            and 8, cache.h). From size, not from asked: a typed array
            keeps its last element whole in its pointer map, but the bytes
            of it past size are gone too. */
-        if (size < o.usable) {
-            if (o.kind != MGC_KIND_NOSCAN) { /* pointers dropped: through the barrier, */
-                size_t w = size & ~(sizeof(void *) - 1); /* from the word size cuts */
-                mgc__wb_bulk((char *)ptr + w, NULL, o.usable - w);
-            }
-            memset((char *)ptr + size, 0, o.usable - size);
-        }
+        clear_past(ptr, &o, size);
         return ptr;
     }
     /* A large object grows in place when the pages after it are free: as
-       many as whole elements take (asked), so the count set fits them. */
+       many as whole elements take (asked), so the count set fits them.
+       The new pages are zeroed; the old ones past size are cleared too (a
+       typed array's size may round up to an element more than its pages
+       held, and the program may have written up to its usable size). */
     if (asked > o.usable && mgc__grow_in_place(ptr, asked, true)) {
         if (o.kind == MGC_KIND_TYPED)
             set_length(ptr, &o, asked / o.type->size);
+        clear_past(ptr, &o, size);
         return ptr;
     }
     void *q;

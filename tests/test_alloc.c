@@ -16,6 +16,7 @@ static uint8_t mask_all[128]; /* every word a pointer: set in main */
 static const mgc_type TBIG = {1024, 1024, mask_all, "TBIG"};
 static const uint8_t mask_1[] = {0x01};
 static const mgc_type T8 = {8, 8, mask_1, "T8"}; /* a 16-byte slot, the smallest typed one */
+static const mgc_type T40K = {40000, 8, mask_1, "T40K"}; /* large from one element */
 
 /* No span holds any page of [p + from, p + to): the pages are free (or not
    yet mapped, at the top of the heap). */
@@ -55,6 +56,10 @@ static void die_usable_stack(void *arg)
 {
     int x = 0;
     mgc_usable_size(&x);
+}
+static void die_free_sized_small_of_large(void *arg)
+{
+    mgc_free_sized(mgc_alloc_array(&T8, 4095), 25000, 0); /* 4 pages; 25000 would be a size class */
 }
 static void die_realloc_interior(void *arg) { (void)!mgc_realloc((char *)mgc_alloc(100) + 16, 10); }
 /* A freed object is no object: realloc in place would hand back a slot on
@@ -334,6 +339,40 @@ int main(void)
         mgc_free(tries[i]);
         tries[i] = NULL;
     }
+    /* Grown in place to a size below the old usable size (3 elements of
+       40000 bytes, 15 pages, written to the end; 121000 bytes round up to
+       a 4th element): the old bytes past the new size read zero. They
+       were left, and became the new element's pointer word. */
+    mgc_collect();
+    ntries = 0;
+    unsigned char *t40 = NULL;
+    for (; ntries < 64; ntries++) {
+        t40 = mgc_alloc_array(&T40K, 3);
+        if (pages_free(t40, mgc_usable_size(t40), 4 * 40000 + 8192))
+            break;
+        tries[ntries] = t40;
+    }
+    CHECK(ntries < 64);
+    size_t u40 = mgc_usable_size(t40);
+    memset(t40, 0xab, u40);
+    CHECK(mgc_realloc(t40, 121000) == t40);
+    CHECK(mgc_usable_size(t40) >= 4 * 40000);
+    t_check_zero(t40 + 121000, u40 - 121000, "the old pages past the new size of a typed array grown in place");
+    mgc_free_sized(t40, 4 * 40000, 0);
+    for (int i = 0; i < ntries; i++) {
+        mgc_free(tries[i]);
+        tries[i] = NULL;
+    }
+    /* A large object of 4 pages (32760 bytes of pointers: too big for the
+       header of a small typed object) and a size a fresh request would get
+       a size class for: another block. realloc moves it (it stayed) and
+       mgc_free_sized does not take that size for it (death test below). */
+    void **t4k = mgc_alloc_array(&T8, 4095);
+    CHECK(mgc__span_of((uintptr_t)t4k)->large);
+    void **t4b = mgc_realloc(t4k, 25000);
+    CHECK_MSG(t4b != t4k && !mgc__span_of((uintptr_t)t4b)->large, "realloc of a 4-page object to 25000 bytes %s",
+              t4b == t4k ? "stayed in place" : "gave another large object");
+    mgc_free_sized(t4b, 25000, 0);
     uintptr_t hidden = t_hide(mgc_alloc(48));
     ta2[199 * 128] = t_unhide(hidden); /* word 0 of element 199: a pointer */
     hidden = 0;
@@ -390,6 +429,7 @@ int main(void)
     t_expect_abort(die_usable_interior, NULL, "mgc_usable_size: ");
     t_expect_abort(die_usable_interior, NULL, "is an interior pointer");
     t_expect_abort(die_usable_stack, NULL, "is not a pointer mgc returned");
+    t_expect_abort(die_free_sized_small_of_large, NULL, "was freed as 25000 scanned bytes");
     t_expect_abort(die_realloc_interior, NULL, "mgc_realloc: ");
     t_expect_abort(die_tiny_interior, NULL, "interior pointer (tiny block");
     t_expect_abort(die_realloc_freed, NULL, "mgc_realloc: ");

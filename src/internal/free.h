@@ -55,8 +55,13 @@ MGC_INLINE uintptr_t mgc__free_link_off(unsigned spc)
    one mgc_free_sized accepts. Tiny: any size under 16 bytes. */
 MGC_INLINE bool mgc__size_fits_span(const mgc_span *s, size_t size)
 {
+    /* Large: its pages, and a request that would be large (one that would
+       get a size class instead is another block, however the pages
+       round), except 32 KiB exactly, the size of an mgc_buf's storage,
+       which is a span of its own from there (buf.c). */
     if (s->large)
-        return mgc__round_up(size, MGC_PAGE_SIZE) == s->elemsize;
+        return mgc__round_up(size, MGC_PAGE_SIZE) == s->elemsize &&
+               (mgc__alloc_need(size, s->kind) > MGC_SMALL_MAX || size == MGC_SMALL_MAX);
     if (s->kind == MGC_KIND_TINY)
         return size < MGC_TINY_SIZE;
     size_t need = mgc__alloc_need(size, s->kind);
