@@ -345,7 +345,9 @@ typedef struct tcase {
 } tcase;
 
 static const tcase cases[] = {
-    {"stop", case_stop, {NULL}, true},
+    /* TSan defers SIGPWR to a thread blocked in read(2) (its read
+       interceptor is not one it delivers signals in): it never stops. */
+    {"stop", case_stop, {NULL}, false},
     {"attach", case_attach, {NULL}, true},
     /* glibc starts the callback's thread behind TSan's back. */
     {"timer", case_timer, {NULL}, false},
