@@ -206,6 +206,11 @@ void mgc__gc_full(void) { collect(false); }
 
 void mgc_collect(void) { collect(true); }
 
-void mgc__gc_fork_prepare(void) { mgc__lock(&mgc__gc.lock); }
+void mgc__gc_fork_prepare(void)
+{
+    mgc__lock(&mgc__gc.lock);
+    /* No internal thread is left half exited in the child. */
+    mgc__threads_await_retired();
+}
 void mgc__gc_fork_parent(void) { mgc__unlock(&mgc__gc.lock); }
 void mgc__gc_fork_child(void) { mgc__lock_init(&mgc__gc.lock); }

@@ -20,12 +20,17 @@
  * local work and an empty global list goes idle; when all are idle, marking
  * is done.
  *
+ * Helper threads end after MGC_INTERNAL_IDLE_NS without a mark, the
+ * highest-numbered first, under the gc lock (helper_retire); the next mark
+ * that wants them starts them again (mgc__mark_prepare).
+ *
  * Everything here reads the program's memory word by word (stacks, data,
  * objects past their requested size): excluded from AddressSanitizer.
  */
 #include "internal/mark.h"
 #include "internal/arch.h"
 #include "internal/env.h"
+#include "internal/gc.h"
 #include "internal/heap.h"
 #include "internal/meta.h"
 #include "internal/os.h"
@@ -81,14 +86,16 @@ static struct {
     size_t nroots;
     int mode;
     _Atomic size_t next_root; /* roots handed out; relaxed fetch-add */
-    /* Helper threads: started once (gc lock), woken per mark by `start`:
+    /* Helper threads 1..nhelpers: started by mgc__mark_prepare, ended by
+       themselves when idle (helper_retire), both under the gc lock, the
+       highest-numbered first. Woken per mark by `start`:
        the mark's number above START_NBITS, its worker count below, in one
        word, so a helper reads the two together. Read apart, a helper that
        took mark g's number and then, late, mark g+1's count joined g+1
        under g's number, and ran g+1 again after it ended: it waited in
        get_work for ever holding W.mu, and the world stayed stopped.
        Written only by the collector (gc lock), with release. */
-    int nhelpers;
+    int nhelpers; /* gc lock */
     _Atomic uint32_t start;
     _Atomic uint32_t finished;
     marker *markers[MGC_MAX_PROCS];
@@ -485,22 +492,65 @@ static marker *marker_new(void)
 #define START_NBITS 9 /* a worker count up to MGC_MAX_PROCS */
 _Static_assert(MGC_MAX_PROCS < (1 << START_NBITS), "the worker count fits below the mark number");
 
+enum { RETIRED, NOT_LAST, BUSY };
+
+/* Helper id, idle since the mark numbered `seen`, ends if no mark can be
+   counting on it: with the gc lock held no mark runs (marks run under it),
+   and the next one's mgc__mark_prepare and run() see nhelpers without it.
+   Only the highest-numbered helper leaves, so ids stay 1..nhelpers. */
+static int helper_retire(int id, uint32_t seen)
+{
+    if (!mgc__trylock(&mgc__gc.lock))
+        return BUSY; /* a cycle or a snapshot: try after another idle spell */
+    int r = BUSY;
+    if (atomic_load_explicit(&W.start, memory_order_relaxed) != seen)
+        r = BUSY; /* a mark it was not in: look at the next one first */
+    else if (id != W.nhelpers)
+        r = NOT_LAST;
+    else {
+        W.nhelpers--;
+        mgc__thread_retire_internal();
+        r = RETIRED;
+    }
+    mgc__unlock(&mgc__gc.lock);
+    if (r == RETIRED) /* the next lower helper may leave now: wake it to look */
+        mgc__os_futex_wake(&W.start, INT32_MAX);
+    return r;
+}
+
 static void *helper_main(void *arg)
 {
     int id = (int)(intptr_t)arg;
     uint32_t seen = W.markers[id]->gen_seen;
+    uint64_t idle_since = mgc__os_nanotime();
     for (;;) {
-        uint32_t w;
-        while ((w = atomic_load_explicit(&W.start, memory_order_acquire)) == seen)
-            mgc__os_futex_wait(&W.start, seen, 0);
-        seen = w;
-        if (id < (int)(w & ((1u << START_NBITS) - 1))) {
-            run_worker(W.markers[id], W.mode);
-            atomic_fetch_add_explicit(&W.finished, 1, memory_order_release);
-            mgc__os_futex_wake(&W.finished, 1);
+        uint32_t w = atomic_load_explicit(&W.start, memory_order_acquire);
+        if (w != seen) {
+            seen = w;
+            if (id < (int)(w & ((1u << START_NBITS) - 1))) {
+                run_worker(W.markers[id], W.mode);
+                atomic_fetch_add_explicit(&W.finished, 1, memory_order_release);
+                mgc__os_futex_wake(&W.finished, 1);
+            }
+            idle_since = mgc__os_nanotime();
+            continue;
         }
+        /* Idle MGC_INTERNAL_IDLE_NS: end (threads.h says why). A helper
+           above this one still there: wait, untimed, for its retirement's
+           wake (or a mark). */
+        uint64_t now = mgc__os_nanotime(), timeout;
+        if (now - idle_since >= MGC_INTERNAL_IDLE_NS) {
+            int r = helper_retire(id, seen);
+            if (r == RETIRED)
+                return NULL;
+            if (r == BUSY)
+                idle_since = now;
+            timeout = r == NOT_LAST ? 0 : MGC_INTERNAL_IDLE_NS;
+        } else {
+            timeout = MGC_INTERNAL_IDLE_NS - (now - idle_since);
+        }
+        mgc__os_futex_wait(&W.start, seen, timeout);
     }
-    return NULL;
 }
 
 void mgc__mark_prepare(int n)

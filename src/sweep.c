@@ -11,7 +11,9 @@
  * objects); the background sweeper takes the rest, and is woken only for
  * heaps of MGC_SWEEP_BG_MIN_SPANS or more, or to finish a sweep a stop
  * interrupted (`interrupted`, bg_sweep). A mutator in mgc__sweep_finish
- * sweeps too until the count is zero. A live large span made before
+ * sweeps too until the count is zero. The background sweeper ends after
+ * MGC_INTERNAL_IDLE_NS without a kick (bg_retire) and the next cycle starts
+ * it again (mgc__sweep_prepare). A live large span made before
  * the last cycle gives back its reserve of pages (heap.c), under the heap
  * lock taken inside the span's central lock, the usual order.
  *
@@ -48,11 +50,11 @@ static struct {
     _Atomic uint32_t active;  /* sweep_one calls in progress (seq_cst, see above) */
     _Atomic uint32_t paused;  /* set while the world is stopped: no new sweeps */
     _Atomic uint32_t cursor;  /* class where the next sweep_one starts; a hint */
-    _Atomic uint32_t gen;     /* bumped to wake the background sweeper */
+    _Atomic uint32_t gen;     /* bumped to wake the background sweeper; gc lock */
     /* Set by the background sweeper when a stop paused it with spans left:
        the restart's kick wakes it however few (seq_cst, see bg_sweep). */
     _Atomic uint32_t interrupted;
-    bool bg_started;          /* gc lock */
+    bool bg_started;          /* a sweeper runs, or will once it sees a kick; gc lock */
 } SW MGC_STATE;
 
 /* Tell AddressSanitizer / Valgrind about the objects this sweep frees
@@ -289,18 +291,45 @@ static void bg_sweep(void)
     }
 }
 
+/* The background sweeper, idle since it acted on kick `seen`, ends if no
+   kick came since: kicks (mgc__gc_start_world) and mgc__sweep_prepare run
+   under the gc lock, so holding it, none is under way, and the next cycle's
+   prepare starts a sweeper again. A stop that paused a sweep kicks before
+   it lets go of the lock, so a paused sweep is never left without one. */
+static bool bg_retire(uint32_t seen)
+{
+    if (!mgc__trylock(&mgc__gc.lock))
+        return false;
+    bool retire = atomic_load_explicit(&SW.gen, memory_order_relaxed) == seen;
+    if (retire) {
+        SW.bg_started = false;
+        mgc__thread_retire_internal();
+    }
+    mgc__unlock(&mgc__gc.lock);
+    return retire;
+}
+
 static void *bg_main(void *arg)
 {
-    (void)arg;
-    uint32_t seen = 0;
+    uint32_t seen = (uint32_t)(uintptr_t)arg;
+    uint64_t idle_since = mgc__os_nanotime();
     for (;;) {
-        uint32_t g;
-        while ((g = atomic_load_explicit(&SW.gen, memory_order_acquire)) == seen)
-            mgc__os_futex_wait(&SW.gen, seen, 0);
-        seen = g;
-        bg_sweep();
+        uint32_t g = atomic_load_explicit(&SW.gen, memory_order_acquire);
+        if (g != seen) {
+            seen = g;
+            bg_sweep();
+            idle_since = mgc__os_nanotime();
+            continue;
+        }
+        /* Idle MGC_INTERNAL_IDLE_NS: end (threads.h says why). */
+        uint64_t now = mgc__os_nanotime();
+        if (now - idle_since >= MGC_INTERNAL_IDLE_NS) {
+            if (bg_retire(seen))
+                return NULL;
+            idle_since = now;
+        }
+        mgc__os_futex_wait(&SW.gen, seen, MGC_INTERNAL_IDLE_NS - (now - idle_since));
     }
-    return NULL;
 }
 
 void mgc__sweep_prepare(void)
@@ -308,7 +337,10 @@ void mgc__sweep_prepare(void)
     if (SW.bg_started)
         return;
     pthread_t pt;
-    if (mgc__thread_spawn_internal(&pt, bg_main, NULL) == 0)
+    /* The kicks so far are not for it: gen changes only under the gc lock,
+       which the caller holds. */
+    uint32_t g = atomic_load_explicit(&SW.gen, memory_order_relaxed);
+    if (mgc__thread_spawn_internal(&pt, bg_main, (void *)(uintptr_t)g) == 0)
         SW.bg_started = true;
 }
 

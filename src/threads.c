@@ -1,6 +1,7 @@
 /*
  * threads.c — the thread registry, attach/detach, stopping and restarting
- * the world with SIGPWR, and mgc_pthread_create (threads.h has the protocol).
+ * the world with SIGPWR, mgc_pthread_create, and the start and end of
+ * internal threads (threads.h has the protocol).
  *
  * Invariants:
  *   - Registered threads take the central, heap, meta and roots locks only
@@ -21,6 +22,9 @@
  *     records off the list before it signals anyone, and while it waits
  *     for acknowledgements (the exit may race with the stop); their caches
  *     are flushed and records freed once the world is stopped.
+ *   - Internal threads start and end under the gc lock; one that ended is
+ *     on `retired` until it is seen gone, and fork's prepare handler waits
+ *     for that (a fork never sees one half started or half ended).
  *   - The collector holds the registry lock from stop to start: the set of
  *     threads cannot change while the world is stopped.
  *   - Per stop epoch a thread acknowledges at most once (stopped_epoch).
@@ -34,12 +38,14 @@
  */
 #include "internal/threads.h"
 #include "internal/cache.h"
+#include "internal/env.h"
 #include "internal/gc.h"
 #include "internal/meta.h"
 #include "internal/os.h"
 
 #include <errno.h>
 #include <link.h>
+#include <sched.h>
 #include <signal.h>
 
 #define MGC_SIG_SUSPEND SIGPWR
@@ -72,6 +78,16 @@ static struct {
        only; order: gc -> attach -> registry. */
     mgc_lock attach_lock;
 } reg MGC_STATE;
+
+/* Internal threads that retired and may still be exiting: their tids,
+   until they are seen gone (mgc__threads_await_retired, or pruned at the
+   next retirement). Gc lock. More than MGC_MAX_PROCS (every helper and the
+   sweeper) only when retirements outrun exits: the retiring thread then
+   waits for the others first. */
+static struct {
+    int tid[MGC_MAX_PROCS];
+    int n;
+} retired MGC_STATE;
 
 __thread mgc_thread *mgc__self __attribute__((tls_model("initial-exec")));
 
@@ -568,6 +584,35 @@ int mgc__thread_spawn_internal(pthread_t *pt, void *(*fn)(void *), void *arg)
     return err;
 }
 
+/* Drop the tids of retired threads that have ended. Gc lock. */
+static void prune_retired(void)
+{
+    int k = 0;
+    for (int i = 0; i < retired.n; i++)
+        if (!mgc__os_thread_gone(retired.tid[i]))
+            retired.tid[k++] = retired.tid[i];
+    retired.n = k;
+}
+
+void mgc__threads_await_retired(void)
+{
+    /* A few microseconds of exit each, unless the machine is busy. */
+    for (;;) {
+        prune_retired();
+        if (retired.n == 0)
+            return;
+        sched_yield();
+    }
+}
+
+void mgc__thread_retire_internal(void)
+{
+    prune_retired();
+    if (retired.n == MGC_MAX_PROCS)
+        mgc__threads_await_retired();
+    retired.tid[retired.n++] = mgc__os_gettid();
+}
+
 /* ---- init and fork ----------------------------------------------------- */
 
 #ifdef __GLIBC__
@@ -671,6 +716,7 @@ void mgc__threads_fork_child(void)
         r = next;
     }
     reg.starting = NULL;
+    retired.n = 0; /* the parent's threads; the prepare handler saw them gone */
     mgc__lock_init(&reg.lock);
     mgc__lock_init(&reg.attach_lock);
     atomic_store_explicit(&reg.acks, 0, memory_order_relaxed);

@@ -35,6 +35,14 @@ MGC_INLINE void mgc__lock(mgc_lock *l)
     mgc__lock_slow(l);
 }
 
+/* Take l if it is free; never waits. */
+MGC_INLINE bool mgc__trylock(mgc_lock *l)
+{
+    uint32_t z = 0;
+    /* acquire: as mgc__lock. */
+    return atomic_compare_exchange_strong_explicit(&l->v, &z, 1, memory_order_acquire, memory_order_relaxed);
+}
+
 MGC_INLINE void mgc__unlock(mgc_lock *l)
 {
     /* release: publish the critical section to the next holder. */

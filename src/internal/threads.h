@@ -132,6 +132,27 @@ MGC_INTERNAL void mgc__threads_starting_roots(void (*fn)(void *ctx, uintptr_t lo
    the gc lock held, so that no fork sees one half started). */
 MGC_INTERNAL int mgc__thread_spawn_internal(pthread_t *pt, void *(*fn)(void *), void *arg);
 
+/* An internal thread with nothing to do for this long ends, and is started
+   again when there is work (docs/design.md#internal-threads): glibc ends a
+   process whose main thread called pthread_exit only when its last thread
+   ends, so threads that never end kept such a program alive for ever.
+   One second: far above the time between the cycles of a program that
+   allocates steadily (the pacer's cycles are milliseconds to a fraction of
+   a second apart), so such a program starts its threads once; and short
+   enough that a program left with only these threads ends promptly. A
+   program that collects less often pays one thread start per helper per
+   cycle, before the world stops (tens of microseconds each). */
+#define MGC_INTERNAL_IDLE_NS 1000000000u
+/* Gc lock held: the calling internal thread ends (returns from its
+   function) right after it lets go of the gc lock; its tid is kept until
+   it is gone, for mgc__threads_await_retired. */
+MGC_INTERNAL void mgc__thread_retire_internal(void);
+/* Gc lock held (fork's prepare handler): wait until every internal thread
+   that retired has ended, so that a fork never happens in the middle of
+   one's exit (a sanitizer's thread teardown takes its allocator's locks,
+   which a child would inherit held, as for a thread starting). */
+MGC_INTERNAL void mgc__threads_await_retired(void);
+
 MGC_INTERNAL void mgc__threads_fork_prepare(void);
 MGC_INTERNAL void mgc__threads_fork_parent(void);
 MGC_INTERNAL void mgc__threads_fork_child(void);

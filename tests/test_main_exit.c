@@ -1,0 +1,148 @@
+// ctest-timeout: 120
+/*
+ * test_main_exit.c — mgc's internal threads (the mark helpers, the
+ * background sweeper) end when idle (MGC_INTERNAL_IDLE_NS, threads.h;
+ * docs/design.md section 4), so a program whose main thread ends with
+ * pthread_exit(NULL) exits, with status 0, once its own threads are done,
+ * as POSIX says. Before, they never ended and such a program never exited.
+ *
+ * 1. A child (this program again, GOMAXPROCS=2 so a mark helper exists)
+ *    allocates, collects with two mark workers, and calls pthread_exit.
+ *    It must exit 0 within 30 s (about 1 s expected); otherwise it is
+ *    killed and the test fails.
+ * 2. In this process: after collections with two workers the helper and
+ *    the sweeper are threads of the process (/proc/self/task); they are
+ *    gone within 30 s; the next collection marks with two workers again
+ *    (the helper is started again and takes part: run() waits for it);
+ *    and once they are gone again, a fork child collects with two workers
+ *    and exits.
+ *
+ * Before the fix 1 timed out and 2 found the threads still there.
+ */
+#include "internal/gc.h"
+#include "internal/mark.h"
+#include "testing.h"
+#include <dirent.h>
+#include <mgc.h>
+
+#define NPTR (256u << 10) /* 2 MiB of pointers to 32-byte objects: 10 MiB to scan */
+
+static void **volatile g_graph;
+
+static void build_graph(void)
+{
+    void **a = mgc_alloc(NPTR * sizeof(void *));
+    CHECK(a != NULL);
+    for (size_t i = 0; i < NPTR; i++)
+        a[i] = mgc_alloc(32);
+    g_graph = a;
+}
+
+/* Collect until the mark has two workers (the first collection measures
+   the scan work the worker count is sized from). */
+static void collect_two_workers(const char *what)
+{
+    for (int i = 0; i < 3; i++) {
+        mgc_collect();
+        if (mgc__gc_last_mark.nworkers == 2)
+            return;
+    }
+    CHECK_MSG(0, "%s: %d mark workers for a %u-pointer graph with GOMAXPROCS=2", what,
+              mgc__gc_last_mark.nworkers, NPTR);
+}
+
+static int count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    CHECK(d != NULL);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* Wait until the process has `want` threads again: true, or false after
+   30 s. */
+static bool wait_threads(int want)
+{
+    double end = t_now() + 30;
+    while (count_threads() != want) {
+        if (t_now() > end)
+            return false;
+        usleep(20000);
+    }
+    return true;
+}
+
+static void child_pexit(void)
+{
+    CHECK_EQ(mgc_init(), 0);
+    build_graph();
+    collect_two_workers("child");
+    fprintf(stderr, "child: collected with 2 workers; pthread_exit\n");
+    pthread_exit(NULL);
+}
+
+static void fork_child(void *arg)
+{
+    (void)arg;
+    collect_two_workers("fork child after the helpers retired");
+    CHECK(g_graph[NPTR - 1] != NULL);
+}
+
+int main(int argc, char **argv)
+{
+    setenv("GOMAXPROCS", "2", 1);
+    if (argc > 1 && strcmp(argv[1], "pexit") == 0)
+        child_pexit();
+
+    /* 1. main ends with pthread_exit. Polled here, not under the watchdog:
+       a child that hangs is killed, not left behind. */
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        execl(argv[0], argv[0], "pexit", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    double end = t_now() + 30;
+    pid_t r;
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && t_now() < end)
+        usleep(20000);
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        CHECK_MSG(0, "a program whose main thread called pthread_exit still runs after 30 s");
+    }
+    CHECK_EQ(r, pid);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "pthread_exit child: status %#x", status);
+    fprintf(stderr, "main thread's pthread_exit: the process exited 0\n");
+
+    /* 2. The threads retire, come back on demand, and a fork after works. */
+    t_watchdog_taker();
+    t_watchdog(100, "test_main_exit");
+    int base = count_threads();
+    CHECK_EQ(mgc_init(), 0);
+    build_graph();
+    collect_two_workers("first");
+    int running = count_threads();
+    CHECK_MSG(running >= base + 2, "%d threads, %d before mgc: no helper and sweeper?", running, base);
+    CHECK_MSG(wait_threads(base), "mgc's internal threads still run after 30 s idle (%d threads, %d before mgc)",
+              count_threads(), base);
+    fprintf(stderr, "helper and sweeper retired\n");
+    collect_two_workers("after the helpers retired");
+    CHECK_MSG(count_threads() >= base + 2, "collection after retirement: %d threads, %d before mgc",
+              count_threads(), base);
+    CHECK(wait_threads(base));
+    t_child c;
+    t_run_child(fork_child, NULL, &c);
+    CHECK_MSG(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "fork child: status %#x:\n%s", c.status, c.err);
+    CHECK(g_graph[NPTR - 1] != NULL);
+    alarm(0);
+    fprintf(stderr, "after retirement: parallel marks in this process and in a fork child\n");
+    return 0;
+}
