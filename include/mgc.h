@@ -110,6 +110,10 @@ MGC_API int mgc_init(void);
    with PTHREAD_CANCEL_ASYNCHRONOUS in effect. Returns 0 or an errno. */
 MGC_API int mgc_thread_attach(void);
 MGC_API void mgc_thread_detach(void);
+/* mgc's own threads (mark helpers, the background sweeper) end after a
+   second without work and are started again by the next collection that
+   needs them: a program whose main thread calls pthread_exit still ends,
+   with status 0, when its last own thread does. */
 /* pthread_create whose argument stays reachable until the new thread runs;
    the new thread is attached before fn is called. */
 MGC_API int mgc_pthread_create(pthread_t *t, const pthread_attr_t *a,
