@@ -502,9 +502,9 @@ static int helper_retire(int id, uint32_t seen)
 {
     if (!mgc__trylock(&mgc__gc.lock))
         return BUSY; /* a cycle or a snapshot: try after another idle spell */
-    int r = BUSY;
+    int r;
     if (atomic_load_explicit(&W.start, memory_order_relaxed) != seen)
-        r = BUSY; /* a mark it was not in: look at the next one first */
+        r = BUSY; /* a mark it was not in: look at it first */
     else if (id != W.nhelpers)
         r = NOT_LAST;
     else {

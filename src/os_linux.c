@@ -98,12 +98,12 @@ int mgc__os_gettid(void) { return (int)syscall(SYS_gettid); }
 
 bool mgc__os_thread_gone(int tid)
 {
-    /* Signal 0 checks without sending. ESRCH only once the kernel has
-       released the thread: every user-space part of its exit is over. A
-       tid is reused only after the kernel has cycled through the others
-       (pid_max), not within the moments this is asked for. */
-    /* Another failure (a filter forbidding tgkill) cannot tell: gone, so
-       no one waits for ever. */
+    /* Signal 0 checks without sending. It fails (ESRCH) only once the
+       kernel has released the thread: every user-space part of its exit
+       is over. A tid is reused only after the kernel has cycled through
+       the others (pid_max), not within the moments this is asked for. Any
+       other failure (a filter forbidding tgkill) cannot tell, and counts
+       as gone, so that no one waits for ever. */
     return syscall(SYS_tgkill, (pid_t)getpid(), (pid_t)tid, 0) != 0;
 }
 
