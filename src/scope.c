@@ -10,7 +10,9 @@
  * and explicit, and keeping them is simpler and safe.)
  *
  * Every store of a tracked pointer goes through the write barrier
- * (barrier.h), the array in the heap and the inline list alike.
+ * (barrier.h), the array in the heap and the inline list alike. An entry
+ * no longer tracked (kept, freed, moved to the array) is cleared: the
+ * scope must not keep what it no longer owns.
  */
 #include "internal/barrier.h"
 
@@ -27,6 +29,9 @@ static void track(mgc_scope *s, void *p)
         mgc_memmove(items, s->items, s->n * sizeof(void *)); /* through the barrier */
         if (s->items != s->inline_items)
             mgc_free_sized(s->items, s->cap * sizeof(void *), 0);
+        else /* the copies left inline would keep what they name after it is freed */
+            for (size_t i = 0; i < s->n; i++)
+                mgc__wb_store(&s->inline_items[i], NULL);
         s->items = items;
         s->cap = cap;
     }
@@ -63,10 +68,18 @@ void mgc_scope_keep(mgc_scope *s, void *p)
     mgc__fatal("mgc_scope_keep: %p was not allocated through this scope (or was kept already)", p);
 }
 
+/* Each entry is cleared as its object is freed: the scope is on the
+   caller's stack, which the collector scans, and a freed pointer left in
+   its inline list kept the freed slot, and all it points to, alive as
+   long as the caller's frame (rule 3 in free.c: a freed slot is never
+   traced through). */
 void mgc_scope_end(mgc_scope *s)
 {
-    for (size_t i = s->n; i-- > 0;)
-        mgc_free(s->items[i]);
+    for (size_t i = s->n; i-- > 0;) {
+        void *p = s->items[i];
+        mgc__wb_store(&s->items[i], NULL);
+        mgc_free(p);
+    }
     if (s->items && s->items != s->inline_items)
         mgc_free_sized(s->items, s->cap * sizeof(void *), 0);
     s->items = NULL;
