@@ -171,7 +171,11 @@ MGC_API void *mgc_base(const void *p);
    hold the only reference (freeing what it still uses is its bug).
    Aborts with one line naming p for: a pointer mgc did not return, an
    interior pointer, an object already freed (double free), an object the
-   last collection found unreachable (a hidden pointer). */
+   last collection found unreachable (a hidden pointer). The last two only
+   while the block is not allocated again: with LIFO reuse the next
+   allocation of its size class on the freeing thread takes it at once,
+   and a second free of p then frees that new object, which mgc cannot
+   tell from a valid free. */
 MGC_API void mgc_free(void *p);
 /* The same, and the size is checked too: size is the size asked at
    allocation, or of the last mgc_realloc that returned p (for a typed
