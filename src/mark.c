@@ -494,6 +494,11 @@ _Static_assert(MGC_MAX_PROCS < (1 << START_NBITS), "the worker count fits below 
 
 enum { RETIRED, NOT_LAST, BUSY };
 
+/* How long a helper waiting for the one above it to retire sleeps before
+   it looks again, wake or no wake: short against the idle second, long
+   enough to cost nothing. */
+#define HELPER_RECHECK_NS 10000000u
+
 /* Helper id, idle since the mark numbered `seen`, ends if no mark can be
    counting on it: with the gc lock held no mark runs (marks run under it),
    and the next one's mgc__mark_prepare and run() see nhelpers without it.
@@ -536,8 +541,11 @@ static void *helper_main(void *arg)
             continue;
         }
         /* Idle MGC_INTERNAL_IDLE_NS: end (threads.h says why). A helper
-           above this one still there: wait, untimed, for its retirement's
-           wake (or a mark). */
+           above this one still there: wait for its retirement's wake (or
+           a mark), but not untimed: the wake changes no word, and one that
+           came between helper_retire's unlock and this wait was lost (the
+           helper then slept until the next mark, for ever after a main
+           thread's pthread_exit). HELPER_RECHECK_NS bounds that. */
         uint64_t now = mgc__os_nanotime(), timeout;
         if (now - idle_since >= MGC_INTERNAL_IDLE_NS) {
             int r = helper_retire(id, seen);
@@ -545,7 +553,7 @@ static void *helper_main(void *arg)
                 return NULL;
             if (r == BUSY)
                 idle_since = now;
-            timeout = r == NOT_LAST ? 0 : MGC_INTERNAL_IDLE_NS;
+            timeout = r == NOT_LAST ? HELPER_RECHECK_NS : MGC_INTERNAL_IDLE_NS;
         } else {
             timeout = MGC_INTERNAL_IDLE_NS - (now - idle_since);
         }
