@@ -96,6 +96,17 @@ uint64_t mgc__os_walltime(void) { return clock_ns(CLOCK_REALTIME); }
 uint64_t mgc__os_thread_cputime(void) { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
 int mgc__os_gettid(void) { return (int)syscall(SYS_gettid); }
 
+bool mgc__os_thread_gone(int tid)
+{
+    /* Signal 0 checks without sending. It fails (ESRCH) only once the
+       kernel has released the thread: every user-space part of its exit
+       is over. A tid is reused only after the kernel has cycled through
+       the others (pid_max), not within the moments this is asked for. Any
+       other failure (a filter forbidding tgkill) cannot tell, and counts
+       as gone, so that no one waits for ever. */
+    return syscall(SYS_tgkill, (pid_t)getpid(), (pid_t)tid, 0) != 0;
+}
+
 void mgc__os_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns)
 {
     /* ThreadSanitizer defers a signal until the thread enters one of the

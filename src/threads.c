@@ -23,8 +23,8 @@
  *     for acknowledgements (the exit may race with the stop); their caches
  *     are flushed and records freed once the world is stopped.
  *   - Internal threads start and end under the gc lock; one that ended is
- *     on `retired` until it is joined, and fork's prepare handler joins
- *     them (a fork never sees one half started or half ended).
+ *     on `retired` until it is seen gone, and fork's prepare handler waits
+ *     for that (a fork never sees one half started or half ended).
  *   - The collector holds the registry lock from stop to start: the set of
  *     threads cannot change while the world is stopped.
  *   - Per stop epoch a thread acknowledges at most once (stopped_epoch).
@@ -79,16 +79,13 @@ static struct {
     mgc_lock attach_lock;
 } reg MGC_STATE;
 
-/* Internal threads that retired and are not yet joined (they are
-   created joinable): joined by mgc__threads_await_retired, or reaped with
-   pthread_tryjoin_np at the next start or retirement. A join returns once
-   the kernel has cleared the thread's tid, its whole exit over; a tid
-   itself could not tell (the kernel may give it to a new thread of the
-   program, and a fork then waited for ever). Gc lock. More than
-   MGC_MAX_PROCS (every helper and the sweeper) only when retirements
-   outrun exits: the retiring thread then joins the others first. */
+/* Internal threads that retired and may still be exiting: their tids,
+   until they are seen gone (mgc__threads_await_retired, or pruned at the
+   next retirement). Gc lock. More than MGC_MAX_PROCS (every helper and the
+   sweeper) only when retirements outrun exits: the retiring thread then
+   waits for the others first. */
 static struct {
-    pthread_t th[MGC_MAX_PROCS];
+    int tid[MGC_MAX_PROCS];
     int n;
 } retired MGC_STATE;
 
@@ -545,16 +542,6 @@ int mgc_pthread_create(pthread_t *pt, const pthread_attr_t *a, void *(*fn)(void 
     return err;
 }
 
-/* Join the retired threads that have ended, keep the others. Gc lock. */
-static void reap_retired(void)
-{
-    int k = 0;
-    for (int i = 0; i < retired.n; i++)
-        if (pthread_tryjoin_np(retired.th[i], NULL) != 0) /* EBUSY: still exiting */
-            retired.th[k++] = retired.th[i];
-    retired.n = k;
-}
-
 /* An internal thread's start, on its spawner's stack until started is
    set: the spawner waits for it. */
 typedef struct internal_start {
@@ -579,9 +566,12 @@ int mgc__thread_spawn_internal(pthread_t *pt, void *(*fn)(void *), void *arg)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    reap_retired(); /* the gc lock is held: join what ended since */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     internal_start st = {fn, arg, 0};
-    int err = pthread_create(pt, NULL, internal_main, &st); /* joinable: retired */
+    int err = pthread_create(pt, &attr, internal_main, &st);
+    pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     /* Returns once the thread runs fn: its start-up (the C library's, and
        a sanitizer's, which takes the sanitizer's allocator lock) is over
@@ -594,20 +584,33 @@ int mgc__thread_spawn_internal(pthread_t *pt, void *(*fn)(void *), void *arg)
     return err;
 }
 
+/* Drop the tids of retired threads that have ended. Gc lock. */
+static void prune_retired(void)
+{
+    int k = 0;
+    for (int i = 0; i < retired.n; i++)
+        if (!mgc__os_thread_gone(retired.tid[i]))
+            retired.tid[k++] = retired.tid[i];
+    retired.n = k;
+}
+
 void mgc__threads_await_retired(void)
 {
     /* A few microseconds of exit each, unless the machine is busy. */
-    for (int i = 0; i < retired.n; i++)
-        pthread_join(retired.th[i], NULL);
-    retired.n = 0;
+    for (;;) {
+        prune_retired();
+        if (retired.n == 0)
+            return;
+        sched_yield();
+    }
 }
 
 void mgc__thread_retire_internal(void)
 {
-    reap_retired();
+    prune_retired();
     if (retired.n == MGC_MAX_PROCS)
         mgc__threads_await_retired();
-    retired.th[retired.n++] = pthread_self();
+    retired.tid[retired.n++] = mgc__os_gettid();
 }
 
 /* ---- init and fork ----------------------------------------------------- */

@@ -31,6 +31,9 @@ MGC_INTERNAL uint64_t mgc__os_nanotime(void);      /* monotonic ns */
 MGC_INTERNAL uint64_t mgc__os_walltime(void);      /* Unix epoch ns */
 MGC_INTERNAL uint64_t mgc__os_thread_cputime(void); /* this thread's CPU ns */
 MGC_INTERNAL int mgc__os_gettid(void);
+/* Has thread tid of this process ended (its exit is complete, the kernel
+   has released it)? */
+MGC_INTERNAL bool mgc__os_thread_gone(int tid);
 
 /* Futex on a 32-bit word: sleep while *addr == val (timeout_ns 0 = none). */
 MGC_INTERNAL void mgc__os_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns);

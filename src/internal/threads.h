@@ -144,12 +144,12 @@ MGC_INTERNAL int mgc__thread_spawn_internal(pthread_t *pt, void *(*fn)(void *), 
    cycle, before the world stops (tens of microseconds each). */
 #define MGC_INTERNAL_IDLE_NS 1000000000u
 /* Gc lock held: the calling internal thread ends (returns from its
-   function) right after it lets go of the gc lock; it is kept on a list
-   to be joined (internal threads are joinable), by
-   mgc__threads_await_retired or the next start or retirement. */
+   function) right after it lets go of the gc lock; its tid is kept until
+   it is gone, for mgc__threads_await_retired. */
 MGC_INTERNAL void mgc__thread_retire_internal(void);
-/* Gc lock held (fork's prepare handler): join every internal thread that
-   retired, so that a fork never happens in the middle of one's exit (a sanitizer's thread teardown takes its allocator's locks,
+/* Gc lock held (fork's prepare handler): wait until every internal thread
+   that retired has ended, so that a fork never happens in the middle of
+   one's exit (a sanitizer's thread teardown takes its allocator's locks,
    which a child would inherit held, as for a thread starting). */
 MGC_INTERNAL void mgc__threads_await_retired(void);
 
