@@ -594,13 +594,26 @@ static void prune_retired(void)
     retired.n = k;
 }
 
+/* How long a retired thread's tid may stay alive before it is taken for
+   a new thread: the kernel gives tids out again, and a program's new
+   thread may hold one (a fork then waited for it for ever). A retired
+   thread's exit takes microseconds once it runs; a second leaves room for
+   a loaded machine. (Joinable internal threads would say it exactly, but
+   one retired just before the process ends is never joined, and TSan
+   reports it as a leak.) */
+#define RETIRED_EXIT_MAX_NS 1000000000u
+
 void mgc__threads_await_retired(void)
 {
-    /* A few microseconds of exit each, unless the machine is busy. */
+    uint64_t end = mgc__os_nanotime() + RETIRED_EXIT_MAX_NS;
     for (;;) {
         prune_retired();
         if (retired.n == 0)
             return;
+        if (mgc__os_nanotime() > end) {
+            retired.n = 0; /* alive that long: tids of new threads */
+            return;
+        }
         sched_yield();
     }
 }

@@ -16,6 +16,10 @@
  *    (the helper is started again and takes part: run() waits for it);
  *    and once they are gone again, a fork child collects with two workers
  *    and exits.
+ * 3. Before that fork, a new thread of the program is given the tid of a
+ *    retired internal thread (thread starts until the kernel hands one
+ *    out again): fork's prepare handler, which waited for that tid to be
+ *    gone, hung; it waits at most a second now.
  *
  * Before the fix 1 timed out and 2 found the threads still there.
  *
@@ -25,6 +29,7 @@
  */
 #include "internal/gc.h"
 #include "internal/mark.h"
+#include "internal/os.h"
 #include "testing.h"
 #include <dirent.h>
 #include <mgc.h>
@@ -66,6 +71,51 @@ static int count_threads(void)
             n++;
     closedir(d);
     return n;
+}
+
+/* The tids of this process's threads, at most max. */
+static int list_tasks(int *out, int max)
+{
+    DIR *d = opendir("/proc/self/task");
+    CHECK(d != NULL);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && n < max)
+            out[n++] = atoi(e->d_name);
+    closedir(d);
+    return n;
+}
+
+/* 3. The tid of a retired internal thread, given by the kernel to a new,
+   long-lived thread of the program: fork's prepare handler waited for
+   that tid to be gone, for ever (at most a second now). */
+static int g_old_tids[64], g_nold;
+static _Atomic int g_reused; /* how many of g_old_tids live threads hold */
+static void *short_thread(void *arg)
+{
+    (void)arg;
+    int tid = mgc__os_gettid();
+    for (int i = 0; i < g_nold; i++)
+        if (tid == g_old_tids[i]) {
+            atomic_fetch_add(&g_reused, 1);
+            for (;;)
+                pause();
+        }
+    return NULL;
+}
+/* Every retired thread's tid held by a live thread of ours (the one mgc
+   still remembers among them): true, or false after 30 s. */
+static bool reuse_a_tid(void)
+{
+    double end = t_now() + 30;
+    while (atomic_load(&g_reused) < g_nold && t_now() < end) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, short_thread, NULL) == 0)
+            pthread_detach(t); /* the one with a reused tid never returns */
+        usleep(20);            /* let the short ones end: their tids come free */
+    }
+    return atomic_load(&g_reused) == g_nold;
 }
 
 /* Wait until the process has `want` threads again: true, or false after
@@ -147,10 +197,34 @@ int main(int argc, char **argv)
     CHECK_MSG(wait_threads(base), "mgc's internal threads still run after 30 s idle (%d threads, %d before mgc)",
               count_threads(), base);
     fprintf(stderr, "helper and sweeper retired\n");
+    int before[64], nbefore = list_tasks(before, 64);
     collect_two_workers("after the helpers retired");
     CHECK_MSG(count_threads() >= base + 2, "collection after retirement: %d threads, %d before mgc",
               count_threads(), base);
+    int now[64], nnow = list_tasks(now, 64);
+    for (int i = 0; i < nnow; i++) {
+        bool old = false;
+        for (int j = 0; j < nbefore; j++)
+            old |= now[i] == before[j];
+        if (!old && g_nold < 64)
+            g_old_tids[g_nold++] = now[i];
+    }
     CHECK(wait_threads(base));
+    /* 3. A retired thread's tid reused before the fork below (thousands of
+       thread starts: skipped where they are slow or pid_max is large). */
+    long pid_max = 0;
+    FILE *pm = fopen("/proc/sys/kernel/pid_max", "r");
+    if (pm) {
+        if (fscanf(pm, "%ld", &pid_max) != 1)
+            pid_max = 0;
+        fclose(pm);
+    }
+    if (t_sanitized() || pid_max <= 0 || pid_max > 65536)
+        fprintf(stderr, "tid reuse: skipped (sanitizer build, or pid_max %ld)\n", pid_max);
+    else if (!reuse_a_tid())
+        fprintf(stderr, "tid reuse: the retired threads' tids did not all come back in 30 s; not tested\n");
+    else
+        fprintf(stderr, "tid reuse: threads of ours have the tids of all %d retired threads; forking\n", g_nold);
     t_child c;
     t_run_child(fork_child, NULL, &c);
     CHECK_MSG(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "fork child: status %#x:\n%s", c.status, c.err);
