@@ -199,9 +199,10 @@ size_t mgc__roots_collect(mgc_root **out)
                recorded at attach (pthread_getattr_np answers from the
                RLIMIT_STACK of that moment; the program raised it since):
                the frames from the stop point up. */
-        } else if (mgc__thread_stack_unknown(t)) {
+        } else if (mgc__thread_stack_unknown(t) || t->alt_inside) {
             /* Stopped on a stack that is not its own: an alternate signal
-               stack, or a coroutine's (makecontext, a runtime's own). From
+               stack (perhaps a buffer inside its own stack: alt_inside),
+               or a coroutine's (makecontext, a runtime's own). From
                the stop point up: to the top of the alternate stack when
                sigaltstack said which it is (SS_ONSTACK); otherwise (an
                SS_AUTODISARM alternate stack, a coroutine stack) to the end

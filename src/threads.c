@@ -149,7 +149,20 @@ static void suspend_handler(int sig, siginfo_t *si, void *uc)
                handler was running there) or a coroutine's. */
             uintptr_t sp = MGC_ARCH_SP();
             t->alt_lo = t->alt_hi = 0;
-            if (sp < t->stack_lo || sp >= t->stack_hi) {
+            t->alt_inside = false;
+            if (sp >= t->stack_lo && sp < t->stack_hi) {
+                /* Its own stack, or an alternate signal stack that is a
+                   buffer in one of its own frames: then the frames the
+                   signal interrupted lie below the buffer, under the stop
+                   point, and roots.c scans the stack whole (they were
+                   skipped: a live object reclaimed). */
+                stack_t ss;
+                if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK)) {
+                    t->alt_lo = (uintptr_t)ss.ss_sp;
+                    t->alt_hi = (uintptr_t)ss.ss_sp + ss.ss_size;
+                    t->alt_inside = true;
+                }
+            } else {
                 /* Not its own: roots.c scans the thread's whole stack, since
                    we cannot know how deep it was, and this one from sp up.
                    On an alternate stack sigaltstack says where it ends
@@ -182,6 +195,7 @@ MGC_NOINLINE void mgc__thread_stop_deferred(mgc_thread *t)
     __builtin_unwind_init();
     t->nregs = 0;
     t->alt_lo = t->alt_hi = 0; /* a coroutine's stack perhaps, never a signal handler's */
+    t->alt_inside = false;
     stop_self(t, seen, e, MGC_ARCH_SP());
     /* Not a tail call: a sibling call would pop the spill before stop_self
        sleeps, leaving callers' values only in registers nobody scans (seen

@@ -18,6 +18,11 @@
  *      the stop point ran on into that mapping and the collector died of
  *      SIGBUS; now the run ends at the first mapping that is not
  *      anonymous.
+ *   6. (CO_SHARED_ANON) A coroutine on a MAP_SHARED|MAP_ANONYMOUS stack.
+ *   7. The frame the signal interrupted, below an alternate signal stack
+ *      that is a buffer in the thread's own stack: the stop point is then
+ *      inside the thread's own stack, and only the part above it was
+ *      scanned (16 of 16 lost); now the stack is scanned whole.
  *
  * In each, the frame on the foreign stack holds the only references to 16
  * objects (the globals that handed them over held them hidden) while
@@ -73,7 +78,56 @@ static ucontext_t g_main_ctx, g_co_ctx;
 
 static void coroutine(void) { hold_and_wait(); }
 
-typedef enum { ALT_AUTODISARM, CO_MALLOC, CO_MMAP, CO_MALLOC_ALLOCATING, CO_BELOW_SHORT_FILE, CO_SHARED_ANON } kind;
+typedef enum {
+    ALT_AUTODISARM,
+    ALT_IN_FRAME,
+    CO_MALLOC,
+    CO_MMAP,
+    CO_MALLOC_ALLOCATING,
+    CO_BELOW_SHORT_FILE,
+    CO_SHARED_ANON
+} kind;
+
+/* Case 7: the objects are held in the interrupted frame, below an
+   alternate signal stack that is a buffer in a frame of the thread's own
+   stack; the signal handler waits on that buffer while the world stops. */
+static void wait_in_handler(int sig)
+{
+    (void)sig;
+    atomic_store(&g_phase, 1); /* the collections start now */
+    while (atomic_load(&g_phase) != 2)
+        sched_yield();
+}
+static NOINLINE void hold_below_alt(void)
+{
+    void *volatile held[N];
+    for (int i = 0; i < N; i++) {
+        held[i] = t_unhide(g_hidden[i]);
+        g_hidden[i] = 0;
+    }
+    raise(SIGUSR1); /* returns once the handler saw phase 2 */
+    int lost = 0;
+    for (int i = 0; i < N; i++)
+        lost += !tag_ok(held[i], 500 + (uint64_t)i);
+    atomic_store(&g_lost, lost);
+}
+static NOINLINE void alt_in_frame(void)
+{
+    char alt[STACK] __attribute__((aligned(16))); /* the alternate stack: in this frame */
+    stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0}, old;
+    CHECK(sigaltstack(&ss, &old) == 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = wait_in_handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+    hold_below_alt(); /* below alt: called from this frame */
+    if (!old.ss_sp)
+        old.ss_flags = SS_DISABLE;
+    CHECK(sigaltstack(&old, NULL) == 0);
+    __asm__ volatile("" ::"r"(alt) : "memory");
+}
 
 /* Case 5: [stack | 2 pages of a 1-page file, MAP_SHARED, read/write]; the
    program has used the file's page. *fd is the file's descriptor. */
@@ -92,6 +146,10 @@ static void *victim(void *arg)
 {
     kind k = (kind)(intptr_t)arg;
     mgc_thread_attach();
+    if (k == ALT_IN_FRAME) {
+        alt_in_frame();
+        return NULL;
+    }
     if (k == ALT_AUTODISARM) {
         char *alt = malloc(STACK);
         CHECK(alt);
@@ -174,10 +232,15 @@ int main(void)
     /* Under ThreadSanitizer a thread spinning in a handler of the
        program's never takes SIGPWR (the collector waited for it for ever):
        TSan defers the signals that arrive while such a handler runs. */
-    if (!T_TSAN)
+    if (!T_TSAN) {
+        /* First: run after case 1 (whose thread's stack glibc hands to
+           the next thread), it passed even without the fix, which this
+           order does not (16 of 16 lost); why was not worked out. */
+        run(ALT_IN_FRAME, "frame below an alternate signal stack in the thread's own stack");
         run(ALT_AUTODISARM, "signal handler on an SS_AUTODISARM alternate stack");
-    else
-        fprintf(stderr, "signal handler on an SS_AUTODISARM alternate stack: skipped under TSan\n");
+    } else {
+        fprintf(stderr, "signal handlers on alternate stacks: skipped under TSan\n");
+    }
     run(CO_MALLOC, "coroutine on a malloc'd stack");
     run(CO_MMAP, "coroutine on an mmap'd stack with a guard page");
     run(CO_MALLOC_ALLOCATING, "coroutine on a malloc'd stack, allocating");

@@ -53,6 +53,10 @@ typedef struct mgc_thread {
        that sigaltstack reports (SS_ONSTACK): its range; else 0. Same
        protocol as stop_sp. */
     uintptr_t alt_lo, alt_hi;
+    /* That alternate stack lies inside the thread's own stack (a buffer in
+       one of its frames): how deep the own stack was is unknown too.
+       Same protocol as stop_sp. */
+    bool alt_inside;
     _Atomic uint32_t stopped_epoch; /* epoch of its last acknowledged stop; owner, CAS (threads.c) */
     /* On the registry list: set and cleared under the registry lock, read
        by the owner's signal handler (relaxed: the handler runs on the
