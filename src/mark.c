@@ -307,6 +307,13 @@ MGC_ARCH_WIDE_TARGET MGC_NO_SANITIZE static size_t wide_skip(const uintptr_t *q,
    mark_word's check of the last span hit comes first and is cheaper. */
 MGC_NO_SANITIZE MGC_INLINE void scan_root_range(marker *m, uintptr_t lo, uintptr_t hi, const int mode)
 {
+    if (mode == MODE_CHECK) {
+        /* gccheckmark: every word, through none of the filters below, so
+           a word they skip is found missed (re-marking with the same
+           filters would skip it too). */
+        scan_range(m, lo, hi, mode);
+        return;
+    }
     const uintptr_t base = m->base, mapped = m->mapped;
     const uintptr_t *q = (const uintptr_t *)lo;
     uintptr_t n = (hi - lo + sizeof(uintptr_t) - 1) / sizeof(uintptr_t); /* words starting below hi */
@@ -392,7 +399,7 @@ MGC_NO_SANITIZE MGC_INLINE void scan_typed(marker *m, uintptr_t p, uintptr_t len
 MGC_NO_SANITIZE MGC_INLINE void scan_work(marker *m, work w, const int mode)
 {
     uintptr_t len = w.desc >> 1;
-    if (len > OBLET) {
+    if (len > OBLET && mode != MODE_CHECK) { /* gccheckmark: whole, one worker */
         /* Every oblet after the first goes on the stack now, as Go's
            scanobject does: with the rest pushed back as one item, the stack
            held one item at a time, share() (more than 16) never had any to
