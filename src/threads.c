@@ -333,6 +333,7 @@ void mgc__thread_save_self(mgc_thread *t, uintptr_t sp)
 {
     t->stop_sp = sp;
     t->nregs = 0;
+    t->alt_inside = false; /* not from an earlier stop in a handler */
 }
 
 void mgc__threads_starting_roots(void (*fn)(void *ctx, uintptr_t lo, uintptr_t hi), void *ctx)
