@@ -637,19 +637,39 @@ void mgc__mark(const mgc_root *roots, size_t nroots, int nworkers, mgc_mark_resu
     run(roots, nroots, nworkers < 1 ? 1 : nworkers, MODE_SERIAL, res); /* run() caps it */
 }
 
-void mgc__mark_check(const mgc_root *roots, size_t nroots)
+/* Free the check bitmaps of the first n spans. Heap lock held. */
+static void check_bits_free(size_t n)
 {
-    mgc__lock(&mgc__heap.lock);
-    for (size_t i = 0; i < mgc__heap.nallspans; i++) {
-        mgc_span *s = mgc__heap.allspans[i];
-        s->check_bits = mgc__meta_alloc(s->nbitwords * 8, MGC_META_GC);
-    }
-    run(roots, nroots, 1, MODE_CHECK, NULL);
-    for (size_t i = 0; i < mgc__heap.nallspans; i++) {
+    for (size_t i = 0; i < n; i++) {
         mgc_span *s = mgc__heap.allspans[i];
         mgc__meta_free(s->check_bits, s->nbitwords * 8, MGC_META_GC);
         s->check_bits = NULL;
     }
+}
+
+void mgc__mark_check(const mgc_root *roots, size_t nroots)
+{
+    mgc__lock(&mgc__heap.lock);
+    /* The bitmaps come from what the OS still has, never from the
+       emergency metadata the collector itself may need: without them the
+       cycle goes unchecked, with one warning, where a heap capped by
+       RLIMIT_AS aborted ("out of memory for metadata") under gccheckmark
+       alone. */
+    for (size_t i = 0; i < mgc__heap.nallspans; i++) {
+        mgc_span *s = mgc__heap.allspans[i];
+        s->check_bits = mgc__meta_try_alloc(s->nbitwords * 8, MGC_META_GC);
+        if (!s->check_bits) {
+            check_bits_free(i);
+            mgc__unlock(&mgc__heap.lock);
+            static bool warned; /* gc lock */
+            if (!warned)
+                mgc__warn("gccheckmark: no memory for the check's bitmaps; cycles go unchecked while it lacks");
+            warned = true;
+            return;
+        }
+    }
+    run(roots, nroots, 1, MODE_CHECK, NULL);
+    check_bits_free(mgc__heap.nallspans);
     mgc__unlock(&mgc__heap.lock);
 }
 
