@@ -150,24 +150,8 @@ static void fork_child(void *arg)
 /* Run this program as `argv0 pexit`: it must exit 0 within 30 s. */
 static void check_pexit(const char *argv0)
 {
-    fflush(NULL);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        execl(argv0, argv0, "pexit", (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    double end = t_now() + 30;
-    pid_t r;
-    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && t_now() < end)
-        usleep(20000);
-    if (r == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        CHECK_MSG(0, "a program whose main thread called pthread_exit still runs after 30 s");
-    }
-    CHECK_EQ(r, pid);
+    int status = t_exec_self_within(argv0, "pexit", 30);
+    CHECK_MSG(status != -1, "a program whose main thread called pthread_exit still runs after 30 s");
     CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "pthread_exit child: status %#x", status);
     fprintf(stderr, "main thread's pthread_exit: the process exited 0\n");
 }

@@ -60,25 +60,11 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "child"))
         child();
     for (int run = 0; run < 3; run++) {
-        fflush(NULL);
-        pid_t pid = fork();
-        CHECK(pid >= 0);
-        if (pid == 0) {
-            execl(argv[0], argv[0], "child", (char *)NULL);
-            _exit(127);
-        }
-        int status = 0;
-        double end = t_now() + 15;
-        pid_t r;
-        while ((r = waitpid(pid, &status, WNOHANG)) == 0 && t_now() < end)
-            usleep(20000);
-        if (r == 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            CHECK_MSG(0, "run %d: a program whose main thread called pthread_exit still runs after 15 s "
-                         "(a mark helper lost its wake and never retired)",
-                      run);
-        }
+        int status = t_exec_self_within(argv[0], "child", 15);
+        CHECK_MSG(status != -1,
+                  "run %d: a program whose main thread called pthread_exit still runs after 15 s "
+                  "(a mark helper lost its wake and never retired)",
+                  run);
         CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "run %d: status %#x", run, status);
     }
     printf("helpers retire in turn with their wakes delayed: the process ended each time\n");

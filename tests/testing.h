@@ -329,6 +329,32 @@ static inline int t_short_file(size_t bytes)
     return fd;
 }
 
+/* Run this program again as `argv0 arg` and wait for it at most secs
+   seconds: its wait status, or -1 if it still ran then (it is killed). For
+   a child that must end by itself (no watchdog can stand in for exit). */
+static inline int t_exec_self_within(const char *argv0, const char *arg, double secs)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        execl(argv0, argv0, arg, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    double end = t_now() + secs;
+    pid_t r;
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && t_now() < end)
+        usleep(20000);
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -1;
+    }
+    CHECK_EQ(r, pid);
+    return status;
+}
+
 /* A watchdog for a test that could hang in mgc: t_watchdog(30, "what")
    arms alarm(30); when it fires, one line "<what>: watchdog: still
    running after 30 s (hang in mgc?)" goes to stderr (write: the handler
