@@ -24,6 +24,10 @@
  * highest-numbered first, under the gc lock (helper_retire); the next mark
  * that wants them starts them again (mgc__mark_prepare).
  *
+ * GODEBUG=gccheckmark=1 re-marks serially into separate bits (MODE_CHECK),
+ * scanning roots word by word and objects whole: none of the root filters
+ * or oblets it checks, so a word they skip is found missed.
+ *
  * Everything here reads the program's memory word by word (stacks, data,
  * objects past their requested size): excluded from AddressSanitizer.
  */

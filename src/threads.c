@@ -24,7 +24,8 @@
  *     are flushed and records freed once the world is stopped.
  *   - Internal threads start and end under the gc lock; one that ended is
  *     on `retired` until it is seen gone, and fork's prepare handler waits
- *     for that (a fork never sees one half started or half ended).
+ *     for that, at most RETIRED_EXIT_MAX_NS (a fork never sees one half
+ *     started or half ended; a tid alive longer is a new thread's).
  *   - The collector holds the registry lock from stop to start: the set of
  *     threads cannot change while the world is stopped.
  *   - Per stop epoch a thread acknowledges at most once (stopped_epoch).
@@ -80,7 +81,8 @@ static struct {
 } reg MGC_STATE;
 
 /* Internal threads that retired and may still be exiting: their tids,
-   until they are seen gone (mgc__threads_await_retired, or pruned at the
+   until they are seen gone or RETIRED_EXIT_MAX_NS has passed in
+   mgc__threads_await_retired (or pruned at the
    next retirement). Gc lock. More than MGC_MAX_PROCS (every helper and the
    sweeper) only when retirements outrun exits: the retiring thread then
    waits for the others first. */
