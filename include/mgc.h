@@ -135,7 +135,13 @@ typedef struct mgc_type {
 MGC_API void *mgc_alloc(size_t size) MGC_MALLOC MGC_ALLOC_SIZE(1);         /* scanned conservatively */
 MGC_API void *mgc_alloc_noscan(size_t size) MGC_MALLOC MGC_ALLOC_SIZE(1);  /* never scanned */
 MGC_API void *mgc_alloc_typed(const mgc_type *t) MGC_MALLOC;               /* precise */
-MGC_API void *mgc_alloc_array(const mgc_type *t, size_t n) MGC_MALLOC;     /* precise, n elements (n = 0: none) */
+/* A precise array of n elements (n = 0: none). Its capacity is every whole
+   element its usable size holds, n or more (a Go slice's rounded-up cap):
+   all of them are scanned, so the slack mgc_usable_size reports may hold
+   pointers too. A type with no pointers (ptrdata 0) makes a plain noscan
+   object, never scanned, which mgc_realloc and mgc_free_sized size in
+   bytes. */
+MGC_API void *mgc_alloc_array(const mgc_type *t, size_t n) MGC_MALLOC;
 /* Keeps the object's kind (conservative, noscan, typed). The object stays
    where it is when a request of the new size would get the same block
    (its size class; for a large object its number of pages), or when a
@@ -179,9 +185,10 @@ MGC_API void *mgc_base(const void *p);
 MGC_API void mgc_free(void *p);
 /* The same, and the size is checked too: size is the size asked at
    allocation, or of the last mgc_realloc that returned p (for a typed
-   object, type size x count, a realloc's count being its size rounded up
-   to whole elements), and noscan says whether it was a noscan (or
-   pointer-free typed) object. Aborts if they do not match p: as far as
+   object with pointers, type size x count, a realloc's count being its
+   size rounded up to whole elements; a pointer-free typed array is a
+   noscan object, sized in bytes), and noscan says whether it was a noscan
+   (or pointer-free typed) object. Aborts if they do not match p: as far as
    mgc can tell, which is the size class (a size that would have been
    given another class, or for a large object other pages or a size
    class) and the kind;

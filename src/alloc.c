@@ -24,7 +24,9 @@
  * Typed objects: up to 512 bytes their pointer words go into the span's
  * heap bits (and the type into the span's slot table, for realloc); larger
  * small ones carry a 16-byte header {type, count} before the object; large
- * ones keep type and count in the span.
+ * ones keep type and count in the span. The count, like the heap bits, is
+ * the array's capacity: every whole element its usable size holds
+ * (typed_capacity), never fewer than were asked.
  *
  * Out of memory: collect, retry once, then NULL with errno = ENOMEM.
  */
@@ -160,6 +162,18 @@ static void write_heap_bits(uintptr_t p, const mgc_type *ty, size_t n)
     s->slot_types[mgc__span_index(s, p)] = ty;
 }
 
+/* A typed array's elements: as many whole elements of ty as its usable
+   bytes hold, n (those asked) or more, all of them scanned, as Go's
+   growslice gives a slice the capacity of its rounded-up size. So the
+   slack that mgc_usable_size reports is elements too: a pointer stored
+   there keeps its object, as in an mgc_alloc object. The slack is zeroed
+   with the rest of the slot; one division, only when an element more
+   fits. */
+static inline size_t typed_capacity(const mgc_type *ty, size_t usable, size_t n)
+{
+    return (n + 1) * ty->size > usable ? n : usable / ty->size;
+}
+
 /* A large object is its own pages: no header, no rounding beyond them.
    room: the placement hint of mgc__heap_alloc_span, in pages. Inside a
    no-suspend section; unzeroed, its span in *large. */
@@ -176,7 +190,7 @@ static void *alloc_large(mgc_thread *t, size_t size, unsigned kind, const mgc_ty
         t->growable_base = s->base;
     if (kind == MGC_KIND_TYPED) {
         s->large_type = ty;
-        s->large_count = n;
+        s->large_count = typed_capacity(ty, s->elemsize, n);
     }
     mgc__pacer_add_live((int64_t)s->elemsize); /* counted in central.c */
     if (mgc__pacer_should_trigger())
@@ -199,12 +213,13 @@ static void *alloc_in_cs(mgc_thread *t, size_t size, unsigned kind, const mgc_ty
         char *p = alloc_small(t, spc, zeroed);
         if (!p || kind != MGC_KIND_TYPED)
             return p;
+        size_t slot = mgc__class_size[mgc__spanclass_sizeclass(spc)];
         if (header) {
             ((const mgc_type **)p)[0] = ty;
-            ((size_t *)p)[1] = n;
+            ((size_t *)p)[1] = typed_capacity(ty, slot - MGC_TYPED_HEADER, n);
             return p + MGC_TYPED_HEADER;
         }
-        write_heap_bits((uintptr_t)p, ty, n);
+        write_heap_bits((uintptr_t)p, ty, typed_capacity(ty, slot, n));
         return p;
     }
     return alloc_large(t, size, kind, ty, n, 0, large);
@@ -537,20 +552,6 @@ static void object_at(const char *fn, uintptr_t p, objinfo *o)
         o->type = s->slot_types[idx];
 }
 
-/* A typed array resized in place: n elements now. */
-static void set_length(void *ptr, const objinfo *o, size_t n)
-{
-    mgc_thread *t = mgc__thread_current();
-    mgc__cs_enter(t);
-    if (o->s->large)
-        o->s->large_count = n;
-    else if (o->s->elemsize > MGC_TYPED_BITS_MAX)
-        ((size_t *)((uintptr_t)ptr - MGC_TYPED_HEADER))[1] = n;
-    else
-        write_heap_bits((uintptr_t)ptr, o->type, n);
-    mgc__cs_exit(t);
-}
-
 size_t mgc_usable_size(const void *p)
 {
     if (!p)
@@ -630,8 +631,9 @@ void *mgc_realloc(void *ptr, size_t size)
        size class (jemalloc's rule for small objects), its number of pages
        for a large one. So mgc_free_sized accepts the size given here, and
        a shrink into a smaller class gives the slack back. A typed array
-       then gets its new length in its pointer map, or pointers stored in
-       the new elements would be invisible to the collector. Size 0: a
+       in place keeps its capacity (typed_capacity: every element its block
+       holds is scanned already), and one grown in place gets the new
+       pages' elements in its count (mgc__grow_in_place). Size 0: a
        fresh minimal object, as documented. More than the heap can hold:
        NULL and ENOMEM for every kind, the object untouched, as from
        mgc_alloc. */
@@ -643,26 +645,20 @@ void *mgc_realloc(void *ptr, size_t size)
     if (o.kind == MGC_KIND_TYPED) /* whole elements; no overflow below the heap's size */
         asked = (size / o.type->size + (size % o.type->size != 0)) * o.type->size;
     if (size && mgc__size_fits_span(o.s, asked) && (o.s->kind != MGC_KIND_TINY || size <= o.usable)) {
-        if (o.kind == MGC_KIND_TYPED)
-            set_length(ptr, &o, asked / o.type->size);
         /* The bytes past the new size read zero, as in a fresh object: a
-           later growth in place finds no old data there, and a
-           conservative scan no stale pointer. In a tiny block too: its
-           usable size never reaches a neighbour (objects start only at 0
-           and 8, cache.h). From size, not from asked: a typed array
-           keeps its last element whole in its pointer map, but the bytes
-           of it past size are gone too. */
+           later growth in place finds no old data there, and a scan no
+           stale pointer. In a tiny block too: its usable size never
+           reaches a neighbour (objects start only at 0 and 8, cache.h).
+           From size, not from asked: the bytes of a typed array's last
+           element past size are gone too. */
         clear_past(ptr, &o, size);
         return ptr;
     }
     /* A large object grows in place when the pages after it are free: as
-       many as whole elements take (asked), so the count set fits them.
-       The new pages are zeroed; the old ones past size are cleared too (a
+       many as whole elements take (asked). The new pages are zeroed; the old ones past size are cleared too (a
        typed array's size may round up to an element more than its pages
        held, and the program may have written up to its usable size). */
     if (asked > o.usable && mgc__grow_in_place(ptr, asked, true)) {
-        if (o.kind == MGC_KIND_TYPED)
-            set_length(ptr, &o, asked / o.type->size);
         clear_past(ptr, &o, size);
         return ptr;
     }

@@ -251,8 +251,18 @@ int main(void)
     tg = mgc_realloc(tg, 100);              /* 4 elements: 128, another class */
     CHECK_EQ(mgc_usable_size(tg), 128);
     mgc_free_sized(tg, 4 * 32, 0);
-    /* A typed object shrunk in place keeps its whole last element in its
-       pointer map, but the bytes past the new size read zero all the same
+    /* A pointer-free typed array is a noscan object (mgc.h): a realloc
+       sizes it in bytes, not whole elements, and mgc_free_sized takes that
+       byte size. */
+    void *np = mgc_alloc_array(&TNP, 2);
+    np = mgc_realloc(np, 5);
+    CHECK(np != NULL && mgc_usable_size(np) < TNP.size);
+    mgc_free_sized(np, 5, 1);
+    np = mgc_realloc(mgc_alloc_array(&TNP, 2), 100);
+    CHECK(np != NULL && mgc_usable_size(np) < 5 * TNP.size);
+    mgc_free_sized(np, 100, 1);
+    /* A typed object shrunk in place keeps its capacity in its pointer
+       map, but the bytes past the new size read zero all the same
        (the header's promise), in each slot kind: bits, header, large. */
     struct {
         const mgc_type *t;

@@ -824,6 +824,52 @@ static void test_typed_words(void)
         g_typed_holder[i] = NULL;
 }
 
+/* A typed array's slack is elements too: mgc_usable_size's bytes past
+   type size x count hold whole elements that are scanned, as a Go slice's
+   rounded-up capacity is (mgc.h, mgc_alloc_array). A program sizing an
+   array by mgc_usable_size stores a pointer in the last whole element;
+   the object it names must survive (it was reclaimed while referenced).
+   Heap bits, header and large arrays. */
+static void *volatile g_slack_holder;
+
+static void test_typed_slack(void)
+{
+    static const uint8_t all_ptr[1] = {0x01};
+    static const mgc_type ptr_t = {sizeof(void *), sizeof(void *), all_ptr, "ptr"};
+    static const size_t counts[] = {5, 3, 100, 5000};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        void **a = mgc_alloc_array(&ptr_t, counts[i]);
+        CHECK(a);
+        size_t slots = mgc_usable_size(a) / sizeof(void *);
+        CHECK_MSG(slots > counts[i], "%zu elements: no slack to test (%zu slots)", counts[i], slots);
+        unsigned char *target = mgc_alloc_noscan(64);
+        CHECK(target);
+        memset(target, 0x5a, 64);
+        a[slots - 1] = target;
+        target = NULL;
+        g_slack_holder = a;
+        a = NULL;
+        collect_clean();
+        collect_clean();
+        void **h = g_slack_holder;
+        unsigned char *t = h[slots - 1];
+        CHECK_MSG(mgc_base(t) == t, "%zu-element array: the object in its last usable element (%zu) was reclaimed",
+                  counts[i], slots - 1);
+        for (int k = 0; k < 64; k++)
+            CHECK_EQ(t[k], 0x5a);
+        /* In place, the capacity stays: shrinking by one element within
+           the block still scans the slack the program may write again. */
+        void **r = mgc_realloc(h, (counts[i] - 1) * sizeof(void *));
+        if (r == h) {
+            CHECK(h[slots - 1] == NULL); /* cleared past the new size */
+            h[slots - 1] = t;
+            collect_clean();
+            CHECK_MSG(mgc_base(t) == t, "%zu-element array shrunk in place: slack not scanned", counts[i]);
+        }
+        g_slack_holder = NULL;
+    }
+}
+
 /* Another thread's __thread variable is a root while the thread lives. */
 static pthread_mutex_t tls_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t tls_cv = PTHREAD_COND_INITIALIZER;
@@ -1409,6 +1455,7 @@ int main(void)
     test_single_roots();
     test_interior();
     test_typed_words();
+    test_typed_slack();
     test_other_thread_tls();
     fprintf(stderr, "[%.1fs] single-root checks done\n", t_now() - t0);
     test_chains_and_fanout();
