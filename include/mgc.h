@@ -59,16 +59,19 @@ extern "C" {
 #define MGC_VERSION_PATCH 0
 #define MGC_VERSION (MGC_VERSION_MAJOR * 10000 + MGC_VERSION_MINOR * 100 + MGC_VERSION_PATCH)
 
+/* No alloc_size attribute: with it the compiler takes an object to be
+   exactly the size asked, and a _FORTIFY_SOURCE build aborts a program
+   that writes the mgc_usable_size bytes mgc promises it may write. */
 #if defined(__GNUC__) || defined(__clang__)
 #define MGC_API __attribute__((visibility("default")))
 #define MGC_MALLOC __attribute__((malloc, warn_unused_result))
-#define MGC_ALLOC_SIZE(n) __attribute__((alloc_size(n)))
-#define MGC_ALLOC_SIZE2(n, m) __attribute__((alloc_size(n, m)))
+#define MGC_WUR __attribute__((warn_unused_result))
+#define MGC_FORMAT_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define MGC_API
 #define MGC_MALLOC
-#define MGC_ALLOC_SIZE(n)
-#define MGC_ALLOC_SIZE2(n, m)
+#define MGC_WUR
+#define MGC_FORMAT_PRINTF(f, a)
 #endif
 
 /* The library's version, MGC_VERSION of the build that was linked. */
@@ -132,8 +135,8 @@ typedef struct mgc_type {
 /* All allocations are zeroed and aligned to 16 bytes (noscan objects under 16
    bytes, which the tiny allocator packs: 8 or their size's alignment). NULL
    with errno = ENOMEM only after a full collection could not make room. */
-MGC_API void *mgc_alloc(size_t size) MGC_MALLOC MGC_ALLOC_SIZE(1);         /* scanned conservatively */
-MGC_API void *mgc_alloc_noscan(size_t size) MGC_MALLOC MGC_ALLOC_SIZE(1);  /* never scanned */
+MGC_API void *mgc_alloc(size_t size) MGC_MALLOC;         /* scanned conservatively */
+MGC_API void *mgc_alloc_noscan(size_t size) MGC_MALLOC;  /* never scanned */
 MGC_API void *mgc_alloc_typed(const mgc_type *t) MGC_MALLOC;               /* precise */
 /* A precise array of n elements (n = 0: none). Its capacity is every whole
    element its usable size holds, n or more (a Go slice's rounded-up cap):
@@ -151,7 +154,7 @@ MGC_API void *mgc_alloc_array(const mgc_type *t, size_t n) MGC_MALLOC;
    realloc(NULL, n) is alloc(n); realloc(p, 0) returns a fresh minimal
    object of p's kind. NULL with errno = ENOMEM, p unchanged, when there is
    no room, at once for a size larger than the heap can ever hold. */
-MGC_API void *mgc_realloc(void *p, size_t size) MGC_ALLOC_SIZE(2) __attribute__((warn_unused_result));
+MGC_API void *mgc_realloc(void *p, size_t size) MGC_WUR;
 MGC_API char *mgc_strdup(const char *s) MGC_MALLOC;                        /* noscan */
 /* >= the size asked; writing that much never touches another object. p must
    be a pointer mgc returned (aborts otherwise). */
@@ -220,8 +223,8 @@ typedef struct mgc_scope {
 MGC_API void mgc_scope_end(mgc_scope *s);
 #define MGC_SCOPE(name) \
     mgc_scope name __attribute__((cleanup(mgc_scope_end))) = {0, 0, 0, {0}}
-MGC_API void *mgc_scope_alloc(mgc_scope *s, size_t size) MGC_MALLOC MGC_ALLOC_SIZE(2);
-MGC_API void *mgc_scope_alloc_noscan(mgc_scope *s, size_t size) MGC_MALLOC MGC_ALLOC_SIZE(2);
+MGC_API void *mgc_scope_alloc(mgc_scope *s, size_t size) MGC_MALLOC;
+MGC_API void *mgc_scope_alloc_noscan(mgc_scope *s, size_t size) MGC_MALLOC;
 /* Let p, allocated through s, outlive it. Aborts if s did not allocate p. */
 MGC_API void mgc_scope_keep(mgc_scope *s, void *p);
 
@@ -282,8 +285,8 @@ MGC_API void mgc_buf_append_byte(mgc_buf *b, int c);
    vsnprintf's NUL would not; nothing is malloc'd). Returns the bytes appended, or
    -1 (nothing appended) on an encoding error. Arguments must not point into
    the buffer. */
-MGC_API int mgc_buf_printf(mgc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-MGC_API int mgc_buf_vprintf(mgc_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+MGC_API int mgc_buf_printf(mgc_buf *b, const char *fmt, ...) MGC_FORMAT_PRINTF(2, 3);
+MGC_API int mgc_buf_vprintf(mgc_buf *b, const char *fmt, va_list ap) MGC_FORMAT_PRINTF(2, 0);
 /* Room for n more bytes without growing (Go's Builder.Grow). */
 MGC_API void mgc_buf_grow(mgc_buf *b, size_t n);
 MGC_API size_t mgc_buf_len(const mgc_buf *b);
@@ -304,7 +307,7 @@ MGC_API void mgc_buf_reset(mgc_buf *b);
    collector); the buffer is left empty, without storage. *len_out, if not
    NULL, gets the length. */
 MGC_API char *mgc_buf_string(const mgc_buf *b) MGC_MALLOC;
-MGC_API char *mgc_buf_detach(mgc_buf *b, size_t *len_out) __attribute__((warn_unused_result));
+MGC_API char *mgc_buf_detach(mgc_buf *b, size_t *len_out) MGC_WUR;
 /* Free the storage now (mgc_free_sized); the buffer is empty and usable. */
 MGC_API void mgc_buf_free(mgc_buf *b);
 

@@ -162,6 +162,20 @@ int main(void)
         for (size_t k = 0; k < mgc_usable_size(tiny[i]); k++)
             CHECK(tiny[i][k] == i + 1);
 
+    /* The usable size may be written (mgc.h), so the compiler must not
+       take an object to be only the size asked: with alloc_size on the
+       allocators, __builtin_object_size said 20 here, and a
+       _FORTIFY_SOURCE build aborted a memset of the usable size. */
+    {
+        char *a = mgc_alloc(20), *b = mgc_alloc_noscan(20), *c = mgc_realloc(mgc_alloc(8), 20);
+        size_t bos[3] = {__builtin_object_size(a, 0), __builtin_object_size(b, 0), __builtin_object_size(c, 0)};
+        char *objs[3] = {a, b, c};
+        for (int i = 0; i < 3; i++)
+            CHECK_MSG(bos[i] == (size_t)-1 || bos[i] >= mgc_usable_size(objs[i]),
+                      "allocator %d: the compiler takes the object to be %zu bytes, its usable size is %zu", i,
+                      bos[i], mgc_usable_size(objs[i]));
+    }
+
     /* mgc_base: interior pointers find their object; one past does not. */
     char *o = mgc_alloc(100); /* 112-byte slot */
     CHECK(mgc_base(o + 57) == o);
