@@ -1002,11 +1002,22 @@ static NOINLINE void make_targets(uintptr_t *out, int n, size_t size, int noscan
     }
 }
 
+/* The distinct objects among h[0..n) that are allocated. Distinct: when a
+   cycle ran while the targets were made, one slot may have been several
+   targets' in turn, and one stale reference to it counted it as several
+   survivors (seen with clang). */
 static int count_alive(const uintptr_t *h, int n)
 {
     int c = 0;
-    for (int i = 0; i < n; i++)
-        c += mgc_base(t_unhide(h[i])) == t_unhide(h[i]);
+    for (int i = 0; i < n; i++) {
+        void *p = t_unhide(h[i]);
+        if (mgc_base(p) != p)
+            continue;
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = h[j] == h[i];
+        c += !seen;
+    }
     return c;
 }
 
