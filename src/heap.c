@@ -52,11 +52,12 @@ mgc_heap mgc__heap MGC_STATE;
 
 int mgc__heap_init(void)
 {
-    /* As much address space as the system grants, from 1 TiB down to 1 GiB.
-       PROT_NONE and MAP_NORESERVE: no commit charge until used. */
+    /* As much address space as the system grants, from 1 TiB down to one
+       arena (64 MiB): a process capped below 1 GiB (ulimit -v) still gets
+       a heap. PROT_NONE and MAP_NORESERVE: no commit charge until used. */
     size_t size = (size_t)1 << 40;
     void *base = NULL;
-    while (size >= MGC_GiB) {
+    while (size >= MGC_ARENA_SIZE) {
         base = mgc__os_reserve(size, MGC_ARENA_SIZE);
         if (base)
             break;

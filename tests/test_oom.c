@@ -139,12 +139,35 @@ static void capped_metadata(void *arg)
            n * 16 >> 20, n48 * 48 >> 20);
 }
 
+/* Under 1 GiB of address space (ulimit -v 900000): a smaller heap, down to
+   one 64 MiB arena, not none (the reservation stopped halving at 1 GiB,
+   and such a process could not allocate at all). */
+static void small_cap(void *arg)
+{
+    (void)arg;
+    uint64_t cap = vm_size() + (600ull << 20);
+    struct rlimit rl = {cap, cap};
+    CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+    CHECK_EQ(mgc_init(), 0);
+    CHECK(mgc__heap.reserved >= (64ull << 20) && mgc__heap.reserved < (1ull << 30));
+    enum { N = 1000 };
+    static void *keep[N]; /* 100 MiB live */
+    for (int i = 0; i < N; i++)
+        CHECK((keep[i] = mgc_alloc_noscan(100 << 10)) != NULL);
+    mgc_collect();
+    for (int i = 0; i < N; i++)
+        CHECK(mgc_base(keep[i]) == keep[i]);
+    printf("ok: %llu MiB reserved\n", (unsigned long long)(mgc__heap.reserved >> 20));
+}
+
 /* No address space for any heap: mgc_init says ENOMEM (again when asked
-   again), and an allocation then aborts with one line (mgc.h). */
+   again), and an allocation then aborts with one line (mgc.h). The cap
+   leaves less than one arena's reservation (64 MiB and its alignment). */
 static void no_heap(void *arg)
 {
     (void)arg;
-    struct rlimit rl = {256ull << 20, 256ull << 20};
+    uint64_t cap = vm_size() + (48ull << 20);
+    struct rlimit rl = {cap, cap};
     CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
     CHECK_EQ(mgc_init(), ENOMEM);
     CHECK_EQ(mgc_init(), ENOMEM);
@@ -168,6 +191,11 @@ int main(void)
     t_child c;
     t_run_child(capped, NULL, &c);
     CHECK_MSG(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "status %d\n%s%s", c.status, c.out, c.err);
+    CHECK(strstr(c.out, "ok: "));
+    printf("%s", c.out);
+    t_run_child(small_cap, NULL, &c);
+    CHECK_MSG(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "small cap: status %d\n%s%s", c.status, c.out,
+              c.err);
     CHECK(strstr(c.out, "ok: "));
     printf("%s", c.out);
     t_expect_abort(no_heap, NULL, "mgc: fatal: cannot reserve address space for the heap");
