@@ -347,17 +347,28 @@ MGC_NO_SANITIZE static void scan_typed_range(marker *m, uintptr_t data, const mg
     size_t esz = t->size, nptr = t->ptrdata / sizeof(void *);
     if (nptr == 0 || lo >= hi)
         return;
+    const size_t W = sizeof(void *);
     uintptr_t e = data + (lo - data) / esz * esz;
     for (; e < hi; e += esz) {
-        for (size_t w = 0; w < nptr; w++) {
-            if (!((t->ptrmask[w >> 3] >> (w & 7)) & 1))
+        /* Only the words in [lo, hi): an oblet deep inside one element
+           starts at its own word, not at the element's first (which made
+           marking one element of N words O(N^2 / oblet): 25 s for 256 MiB).
+           Mask bytes with no pointer are skipped whole. */
+        size_t w = e < lo ? (lo - e + W - 1) / W : 0;
+        size_t wend = hi - e < esz ? (hi - e + W - 1) / W : nptr;
+        if (wend > nptr)
+            wend = nptr;
+        while (w < wend) {
+            unsigned bits = (unsigned)(t->ptrmask[w >> 3] >> (w & 7));
+            if (!bits) {
+                w = (w | 7) + 1;
                 continue;
-            uintptr_t a = e + w * sizeof(void *);
-            if (a < lo)
-                continue;
-            if (a >= hi)
+            }
+            w += (size_t)__builtin_ctz(bits);
+            if (w >= wend)
                 break;
-            mark_word(m, *(const uintptr_t *)a, mode);
+            mark_word(m, *(const uintptr_t *)(e + w * W), mode);
+            w++;
         }
     }
 }

@@ -1176,6 +1176,64 @@ static void test_unregistered_malloc(void)
 }
 
 /* Invariant 4: never-reachable objects are reclaimed within two cycles. */
+/* Elements larger than an oblet (128 KiB, mark.c): each oblet of a typed
+   object scans only its own words of the element it falls in, from the
+   first pointer word at or after its start. Three 1 MiB + 8 byte elements
+   (so oblets start at a different word of each), pointers on both sides of
+   every oblet boundary and in the last word: every object held there
+   survives; one held in a non-pointer word does not keep its object. */
+static void *volatile g_big_typed;
+
+static void test_typed_big_elements(void)
+{
+    enum { OB = 128 * 1024 / 8, EW = (1 << 20) / 8 + 1, NE = 3 };
+    static uint8_t mask[EW / 8 + 1];
+    static size_t pw[64];
+    size_t npw = 0;
+    for (size_t b = OB; b < (size_t)NE * EW; b += OB) /* oblet starts, as words of the array */
+        for (int d = -1; d <= 1; d++) {
+            size_t w = (b + (size_t)(long)d) % EW;
+            if (w != 3 && !((mask[w >> 3] >> (w & 7)) & 1) && npw < 64) {
+                mask[w >> 3] |= (uint8_t)(1u << (w & 7));
+                pw[npw++] = w;
+            }
+        }
+    if (!((mask[(EW - 1) >> 3] >> ((EW - 1) & 7)) & 1)) {
+        mask[(EW - 1) >> 3] |= (uint8_t)(1u << ((EW - 1) & 7));
+        pw[npw++] = EW - 1;
+    }
+    static const mgc_type big = {(size_t)EW * 8, (size_t)EW * 8, mask, "big-element"}; /* outlives the array */
+    uintptr_t *a = mgc_alloc_array(&big, NE);
+    CHECK(a);
+    uintptr_t dead[NE];
+    for (int e = 0; e < NE; e++) {
+        for (size_t k = 0; k < npw; k++) {
+            unsigned char *o = mgc_alloc_noscan(48);
+            CHECK(o);
+            memset(o, 0x30 + (int)k, 48);
+            a[(size_t)e * EW + pw[k]] = (uintptr_t)o;
+        }
+        void *d = mgc_alloc_noscan(48); /* word 3: not a pointer word */
+        a[(size_t)e * EW + 3] = (uintptr_t)d;
+        dead[e] = t_hide(d);
+        d = NULL;
+    }
+    g_big_typed = a;
+    a = NULL;
+    collect_clean();
+    collect_clean();
+    uintptr_t *h = g_big_typed;
+    for (int e = 0; e < NE; e++)
+        for (size_t k = 0; k < npw; k++) {
+            unsigned char *o = (unsigned char *)h[(size_t)e * EW + pw[k]];
+            CHECK_MSG(mgc_base(o) == o, "element %d, word %zu (oblet boundary %zu): its object was reclaimed", e,
+                      pw[k], k);
+            CHECK_EQ(o[47], 0x30 + (int)k);
+        }
+    CHECK_MSG(count_alive(dead, NE) <= SLACK, "objects held only in non-pointer words survived");
+    g_big_typed = NULL;
+}
+
 static void test_reclaim_two_cycles(void)
 {
     mgc_memstats a, b;
@@ -1467,6 +1525,7 @@ int main(void)
     test_interior();
     test_typed_words();
     test_typed_slack();
+    test_typed_big_elements();
     test_other_thread_tls();
     fprintf(stderr, "[%.1fs] single-root checks done\n", t_now() - t0);
     test_chains_and_fanout();
