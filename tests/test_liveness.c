@@ -1147,7 +1147,10 @@ static void test_one_past_end(void)
             for (int j = 0; j < n; j++)
                 if (!pointed[j])
                     alive += mgc_base(t_unhide(g_hidden[j])) == t_unhide(g_hidden[j]);
-            CHECK_MSG(alive <= (n > 8 ? SLACK : 1),
+            /* SLACK for the 8 large ones too: under clang's ASan two
+               stale copies survived the helper's frame (a one-past-the-end
+               bug keeps all 8). */
+            CHECK_MSG(alive <= SLACK,
                       "%d of %d objects (%zu bytes, mode %d) held only by one-past-the-end pointers survived", alive,
                       n - np, sizes[k], mode);
             tested += n - np;
