@@ -243,10 +243,15 @@ static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type 
         void *p = room ? alloc_large(t, size, kind, ty, n, room, &large)
                        : alloc_in_cs(t, size, kind, ty, n, &large, zeroed);
         mgc__cs_exit(t);
-        if (large && large->needzero && zeroed)
-            memset(p, 0, large->elemsize);
-        else if (large && large->needzero)
-            MGC_TRACK_UNDEFINED(p, large->elemsize); /* raw: old bytes */
+        if (large && large->needzero) {
+            /* Only the pages that may hold old data (dirty_pages): the
+               rest are zero from the OS, and a memset would commit them. */
+            size_t dz = (size_t)large->dirty_pages * MGC_PAGE_SIZE;
+            if (zeroed)
+                memset(p, 0, dz);
+            else
+                MGC_TRACK_UNDEFINED(p, dz); /* raw: old bytes */
+        }
         gc_if_wanted(t);
         if (p)
             return p;
@@ -381,13 +386,14 @@ bool mgc__grow_in_place(void *ptr, size_t size, bool zeroed)
     uintptr_t npages = size / MGC_PAGE_SIZE + (size % MGC_PAGE_SIZE != 0), old = s->elemsize;
     mgc_thread *t = mgc__thread_current();
     mgc_central *c = &mgc__central[s->spanclass];
-    bool ok = false, needzero = false;
+    bool ok = false;
+    uintptr_t dirty = 0;
     mgc__cs_enter(t);
     mgc__lock(&c->lock); /* no sweep of the span meanwhile */
     uint32_t sg = atomic_load_explicit(&mgc__gc.sweepgen, memory_order_relaxed);
     uint32_t g = atomic_load_explicit(&s->sweepgen, memory_order_relaxed);
     if (g == sg || (g == sg - 2 && s->mark_bytes[0]))
-        ok = mgc__heap_extend_span(s, npages, &needzero);
+        ok = mgc__heap_extend_span(s, npages, &dirty);
     if (ok && s->large_type)
         s->large_count = s->elemsize / s->large_type->size;
     /* Counted before the unlock, as a large allocation or free is: a fork's
@@ -404,10 +410,13 @@ bool mgc__grow_in_place(void *ptr, size_t size, bool zeroed)
             t->gc_wanted = 1;
     }
     mgc__cs_exit(t);
-    if (ok && zeroed && needzero)
-        memset((char *)ptr + old, 0, s->elemsize - old);
-    else if (ok && zeroed)
-        MGC_TRACK_DEFINED((char *)ptr + old, s->elemsize - old); /* zero from the OS */
+    if (ok && zeroed) { /* only the pages that may hold old data; the rest are zero from the OS */
+        size_t dz = dirty * MGC_PAGE_SIZE;
+        if (dz)
+            memset((char *)ptr + old, 0, dz);
+        if (s->elemsize - old > dz)
+            MGC_TRACK_DEFINED((char *)ptr + old + dz, s->elemsize - old - dz);
+    }
     gc_if_wanted(t);
     return ok;
 }

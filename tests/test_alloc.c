@@ -138,6 +138,48 @@ static void die_bad_type_align(void *arg)
     (void)!mgc_alloc_typed(&bad);
 }
 
+/* Resident memory of this process, in bytes. */
+static uint64_t rss_bytes(void)
+{
+    unsigned long size = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    CHECK(f && fscanf(f, "%lu %lu", &size, &rss) == 2);
+    fclose(f);
+    return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* In a fresh heap: a 512 MiB object placed over one freed MiB zeroes that
+   MiB only; the rest is zero from the OS, and zeroing it committed all
+   512 MiB (for 4 GiB: 4 GiB of RSS and 2 s). Growth in place past it the
+   same. */
+static void huge_over_used(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(mgc_init(), 0);
+    unsigned char *p = mgc_alloc_noscan(1 << 20);
+    CHECK(p);
+    memset(p, 0xEE, 1 << 20);
+    mgc_free(p);
+    uint64_t r0 = rss_bytes();
+    size_t big = (size_t)512 << 20;
+    unsigned char *q = mgc_alloc_noscan(big);
+    CHECK(q);
+    CHECK_MSG(q == p, "the big object is not over the freed one (%p, %p): nothing tested", (void *)q, (void *)p);
+    t_check_zero(q, 1 << 20, "the freed MiB under the new object");
+    for (size_t off = 1 << 20; off < big; off += 1 << 20)
+        CHECK_EQ(q[off], 0);
+    uint64_t r1 = rss_bytes();
+    q = mgc_realloc(q, 2 * big); /* in place, over fresh pages */
+    CHECK(q == p);
+    CHECK_EQ(q[big + 12345], 0);
+    uint64_t r2 = rss_bytes();
+    if (!t_sanitized()) /* ASan's shadow of the object is resident too */
+        CHECK_MSG(r1 - r0 < (64u << 20) && r2 - r0 < (64u << 20),
+                  "RSS grew by %llu MiB, then %llu MiB: clean pages were zeroed", (unsigned long long)((r1 - r0) >> 20),
+                  (unsigned long long)((r2 - r0) >> 20));
+    printf("ok: RSS +%llu MiB\n", (unsigned long long)((r2 - r0) >> 20));
+}
+
 int main(void)
 {
     CHECK_EQ(mgc_init(), 0);
@@ -448,6 +490,12 @@ int main(void)
         for (int i = 0; i < 20000; i++)
             t_check_zero(mgc_alloc(64), 64, "object");
     }
+
+    t_child hc;
+    t_run_child(huge_over_used, NULL, &hc);
+    CHECK_MSG(WIFEXITED(hc.status) && WEXITSTATUS(hc.status) == 0, "huge object: status %d\n%s%s", hc.status, hc.out,
+              hc.err);
+    CHECK(strstr(hc.out, "ok: "));
 
     /* Bad pointers abort with one line naming them. */
     t_expect_abort(die_usable_interior, NULL, "mgc_usable_size: ");

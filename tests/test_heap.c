@@ -95,7 +95,7 @@ static void reserve(void)
         opages += o[i]->npages;
         CHECK(o[i]->base + o[i]->npages * MGC_PAGE_SIZE <= rlo || o[i]->base >= rhi);
     }
-    bool nz;
+    uintptr_t nz;
     CHECK(mgc__heap_extend_span(g, 5, &nz)); /* from the reserve */
     CHECK_EQ(g->npages, 5);
     CHECK_EQ(g->reserved, 3);
@@ -172,7 +172,7 @@ static void random_first_fit(void)
     for (int i = 0; i < 4000; i++) {
         int k = (int)t_rand_below(N);
         if (live[k] && t_rand_below(4) == 0) {
-            bool nz;
+            uintptr_t nz;
             uintptr_t want = live[k]->npages + 1 + t_rand_below(8);
             uintptr_t end = live[k]->base + live[k]->npages * MGC_PAGE_SIZE;
             bool room = true;
@@ -202,6 +202,45 @@ static void random_first_fit(void)
         if (live[k])
             mgc__heap_free_span(live[k]);
     printf("random_first_fit: %u allocations, %u extensions, %u frees\n", kinds[2], kinds[0], kinds[1]);
+}
+
+/* Which pages of a new large span may hold old data: those below the
+   high-water mark `zeroed`, from its first page; the rest read zero from
+   the OS and are not zeroed again (zeroing a 4 GiB object placed over one
+   used MiB committed all 4 GiB). Spans placed over freed runs that go on
+   past the mark must count only their dirty part, and growth in place the
+   same. */
+static void dirty_counts(void)
+{
+    static const uintptr_t sizes[] = {1, 7, 700, 3000, 9000};
+    mgc_span *s[5];
+    for (int i = 0; i < 5; i++) {
+        uintptr_t z0 = mgc__heap.zeroed, n = sizes[i];
+        s[i] = span(n);
+        uintptr_t idx = (s[i]->base - mgc__heap.base) / MGC_PAGE_SIZE;
+        uintptr_t want = idx >= z0 ? 0 : z0 - idx < n ? z0 - idx : n;
+        CHECK_MSG(s[i]->dirty_pages == want, "%zu pages at page %zu (zeroed %zu): %u dirty, want %zu", (size_t)n,
+                  (size_t)idx, (size_t)z0, s[i]->dirty_pages, (size_t)want);
+        CHECK_EQ(s[i]->needzero, want != 0);
+        for (uintptr_t k = want; k < n; k++) /* the clean part reads zero */
+            CHECK_EQ(((uint64_t *)(s[i]->base + k * MGC_PAGE_SIZE))[0], 0);
+        memset((void *)s[i]->base, 0x5c, n * MGC_PAGE_SIZE); /* dirty now, for what comes over it */
+    }
+    for (int i = 0; i < 5; i++)
+        mgc__heap_free_span(s[i]);
+    /* Freed, the runs coalesce below the mark: a span larger than them
+       takes them and runs past the mark. */
+    uintptr_t z0 = mgc__heap.zeroed;
+    mgc_span *p = span(z0 + 100);
+    uintptr_t idx = (p->base - mgc__heap.base) / MGC_PAGE_SIZE;
+    CHECK(idx < z0);
+    CHECK_EQ(p->dirty_pages, z0 - idx);
+    CHECK_EQ(p->needzero, 1);
+    /* Growth in place over pages past the mark: none dirty. */
+    uintptr_t nz = 99;
+    CHECK(mgc__heap_extend_span(p, p->npages + 50, &nz));
+    CHECK_EQ(nz, 0);
+    mgc__heap_free_span(p);
 }
 
 int main(void)
@@ -294,7 +333,7 @@ int main(void)
     CHECK(r != NULL && r->base > y->base);
     for (uintptr_t k = 1; k < 4; k++)
         CHECK(mgc__span_of(r->base + k * MGC_PAGE_SIZE) == NULL);
-    bool nz;
+    uintptr_t nz;
     CHECK(mgc__heap_extend_span(r, 4, &nz));
     CHECK_EQ(r->npages, 4);
     check_map(r);
@@ -312,6 +351,7 @@ int main(void)
 
     reserve();
     random_first_fit();
+    dirty_counts();
 
     /* The heap refuses what it cannot reserve. */
     CHECK(mgc__heap_alloc_span(mgc__heap.reserved / MGC_PAGE_SIZE + 1, mgc__spanclass(0, MGC_KIND_NOSCAN), 0, 0, 0) == NULL);

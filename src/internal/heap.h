@@ -65,10 +65,10 @@ MGC_INTERNAL mgc_span *mgc__heap_alloc_span(uintptr_t npages, unsigned spanclass
                                             uintptr_t owner);
 /* Grow a large span in place to npages over its reserve, then over the
    pages after it if they are free (or can be committed at the top of the
-   heap). *needzero: the new pages may
-   hold old data. Takes the heap lock; the caller holds the span's central
-   lock, so no sweep runs on it meanwhile. */
-MGC_INTERNAL bool mgc__heap_extend_span(mgc_span *s, uintptr_t npages, bool *needzero);
+   heap). *dirty: how many of the new pages, from the first, may hold old
+   data (the rest read zero). Takes the heap lock; the caller holds the
+   span's central lock, so no sweep runs on it meanwhile. */
+MGC_INTERNAL bool mgc__heap_extend_span(mgc_span *s, uintptr_t npages, uintptr_t *dirty);
 /* Return a span's pages; the span must be unreachable from any list or
    cache. Takes the heap lock. */
 MGC_INTERNAL void mgc__heap_free_span(mgc_span *s);

@@ -73,6 +73,12 @@ struct mgc_span {
     uint32_t cache_alloc_count; /* alloc_count when it was cached (stats); owner */
     uint32_t cache_freeindex;  /* freeindex when cached during mark (allocate-black); owner */
     uint32_t npages;           /* immutable, but grows with a large span's elemsize */
+    /* A large span: how many of its pages, from the first, may hold old
+       data when it is allocated (needzero); the rest are zero from the OS,
+       and zeroing them would commit them all (a 4 GiB object over one
+       used MiB: 4 GiB of RSS and 2 s). Set under the heap lock before the
+       span is published; read by the allocating thread. */
+    uint32_t dirty_pages;
     /* Pages right after a large span held for its growth (heap.c): out of
        the free set, not in use, not in the span map. Written under the
        heap lock (relaxed atomic stores); the sweeper reads it under the
