@@ -80,7 +80,8 @@ MGC_API int mgc_version(void);
 /* ---- Start-up ---------------------------------------------------------- */
 
 /* Optional: the first call into mgc initialises it from the environment.
-   Returns 0, or an errno value (ENOMEM when no heap could be reserved);
+   Returns 0, or an errno value (ENOMEM when no heap could be reserved, or
+   mgc_thread_attach's error for the calling thread);
    once it failed, an allocation aborts with one line saying why (rather
    than answer NULL: there is no heap to collect).
    fork() is supported: initialisation registers pthread_atfork handlers
@@ -110,7 +111,12 @@ MGC_API int mgc_init(void);
    cancellation point after it; a thread cancelled while stopped for a
    collection inside a blocking call (read, pthread_cond_wait...) unwinds
    once the collection ends. mgc is not async-cancel-safe: do not call it
-   with PTHREAD_CANCEL_ASYNCHRONOUS in effect. Returns 0 or an errno. */
+   with PTHREAD_CANCEL_ASYNCHRONOUS in effect. Returns 0 or an errno
+   (ENOMEM when there is no memory for the thread's record, or
+   pthread_getattr_np's error), the thread then not attached. A thread
+   attached on its first call that cannot be attached gets NULL with ENOMEM
+   from an allocation; an mgc call that has no error to answer (mgc_free,
+   mgc_collect...) aborts with one line naming the thread. */
 MGC_API int mgc_thread_attach(void);
 MGC_API void mgc_thread_detach(void);
 /* mgc's own threads (mark helpers, the background sweeper) end after a

@@ -232,8 +232,9 @@ static void *alloc_in_cs(mgc_thread *t, size_t size, unsigned kind, const mgc_ty
 static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type *ty, size_t n, bool zeroed,
                                      uintptr_t room)
 {
-    mgc_thread *t = mgc__thread_current();
-    if (size > mgc__heap.reserved) {
+    int err = 0;
+    mgc_thread *t = mgc__thread_try_current(&err);
+    if (!t || size > mgc__heap.reserved) { /* a thread mgc cannot attach gets no memory */
         errno = ENOMEM;
         return NULL;
     }

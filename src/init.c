@@ -94,8 +94,7 @@ int mgc_init(void)
     pthread_once(&init_once, do_init);
     if (init_err)
         return init_err;
-    mgc__thread_current();
-    return 0;
+    return mgc_thread_attach(); /* the caller: 0 or an errno, as mgc_thread_attach */
 }
 
 int mgc_version(void) { return MGC_VERSION; }

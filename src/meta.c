@@ -113,6 +113,8 @@ void *mgc__meta_alloc(size_t size, enum mgc_meta_cat cat)
 
 void *mgc__meta_try_alloc(size_t size, enum mgc_meta_cat cat) { return meta_alloc(size, cat, false); }
 
+void *mgc__meta_alloc_or_null(size_t size, enum mgc_meta_cat cat) { return meta_alloc(size, cat, true); }
+
 static void *meta_alloc(size_t size, enum mgc_meta_cat cat, bool may_dip)
 {
     size = mgc__round_up(size ? size : 1, META_STEP);

@@ -373,8 +373,9 @@ static int tls_cb(struct dl_phdr_info *info, size_t size, void *data)
    many as there are, in metadata sized from a first walk. The array is
    allocated with no lock held (the metadata lock is not ordered against
    the attach lock or the loader's); a module loaded between two walks
-   makes it walk again with more room. */
-static void tls_find(mgc_thread *t)
+   makes it walk again with more room. ENOMEM when the OS has no memory
+   for it. */
+static int tls_find(mgc_thread *t)
 {
     for (;;) {
         t->ntls = t->tls_seen = 0;
@@ -382,25 +383,32 @@ static void tls_find(mgc_thread *t)
         dl_iterate_phdr(tls_cb, t);
         mgc__unlock(&reg.attach_lock);
         if (t->tls_seen <= t->tls_cap)
-            return;
+            return 0;
         if (t->tls)
             mgc__meta_free(t->tls, t->tls_cap * sizeof *t->tls, MGC_META_MCACHE);
         t->tls_cap = t->tls_seen + 4;
-        t->tls = mgc__meta_alloc(t->tls_cap * sizeof *t->tls, MGC_META_MCACHE);
+        t->tls = mgc__meta_alloc_or_null(t->tls_cap * sizeof *t->tls, MGC_META_MCACHE);
+        if (!t->tls) {
+            t->tls_cap = 0;
+            return ENOMEM;
+        }
     }
 }
 
 /* t's robust mutex, held by the calling thread (t's owner) until detach
-   or exit. */
-static void alive_init(mgc_thread *t)
+   or exit. 0 or an errno. */
+static int alive_init(mgc_thread *t)
 {
     pthread_mutexattr_t ma;
     pthread_mutexattr_init(&ma);
     pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
     int err = pthread_mutex_init(&t->alive, &ma);
     pthread_mutexattr_destroy(&ma);
-    MGC_CHECK(err == 0 && pthread_mutex_lock(&t->alive) == 0, "cannot set up thread %d's liveness mutex",
-              t->tid);
+    if (err)
+        return err;
+    if ((err = pthread_mutex_lock(&t->alive)) != 0)
+        pthread_mutex_destroy(&t->alive);
+    return err;
 }
 
 /* A set holding SIGPWR alone. */
@@ -412,7 +420,10 @@ static sigset_t suspend_set(void)
     return s;
 }
 
-static mgc_thread *attach_self(void)
+/* Attach the calling thread: its record in *out, or an errno (ENOMEM
+   when the OS has no memory for the record or its TLS list, or
+   pthread_getattr_np's error), with nothing left half set up. */
+static int attach_self(mgc_thread **out)
 {
     /* A thread that blocks SIGPWR can never be stopped: the next stop
        waits for ever. Threads the C library starts behind the program's
@@ -422,24 +433,34 @@ static mgc_thread *attach_self(void)
        program that blocks it again afterwards breaks mgc.h's contract. */
     sigset_t pwr = suspend_set();
     pthread_sigmask(SIG_UNBLOCK, &pwr, NULL);
-    mgc_thread *t = mgc__meta_alloc(sizeof *t, MGC_META_MCACHE);
+    mgc_thread *t = mgc__meta_alloc_or_null(sizeof *t, MGC_META_MCACHE);
+    if (!t)
+        return ENOMEM;
     mgc__cache_init(&t->cache);
     t->pthread = pthread_self();
     t->tid = mgc__os_gettid();
     pthread_attr_t attr;
     void *addr = NULL;
     size_t size = 0;
-    if (pthread_getattr_np(t->pthread, &attr) == 0) {
+    int err = pthread_getattr_np(t->pthread, &attr); /* ENOMEM when the C library has no memory */
+    if (err == 0) {
         pthread_attr_getstack(&attr, &addr, &size);
         pthread_attr_destroy(&attr);
+        if (!addr)
+            err = EINVAL;
     }
-    MGC_CHECK(addr != NULL, "cannot find the stack of thread %d", t->tid);
     t->stack_lo = (uintptr_t)addr;
     t->stack_hi = (uintptr_t)addr + size;
     /* Static TLS blocks of every module loaded now: __thread variables can
        hold heap pointers too. */
-    tls_find(t);
-    alive_init(t);
+    if (!err)
+        err = tls_find(t);
+    if (!err)
+        err = alive_init(t);
+    if (err) {
+        record_free(t);
+        return err;
+    }
     pthread_setspecific(reg.key, t);
     mgc__self = t;
     mgc__lock(&reg.lock);
@@ -447,22 +468,32 @@ static mgc_thread *attach_self(void)
     atomic_store_explicit(&t->listed, 1, memory_order_relaxed);
     reg.count++;
     mgc__unlock(&reg.lock);
-    return t;
+    *out = t;
+    return 0;
 }
 
-mgc_thread *mgc__thread_current(void)
+mgc_thread *mgc__thread_try_current(int *err)
 {
     mgc_thread *t = mgc__self;
     if (likely(t != NULL))
         return t;
     mgc__ensure_init();
-    return attach_self();
+    *err = attach_self(&t);
+    return t;
+}
+
+mgc_thread *mgc__thread_current(void)
+{
+    int err = 0;
+    mgc_thread *t = mgc__thread_try_current(&err);
+    MGC_CHECK(t != NULL, "cannot attach thread %d: %s", mgc__os_gettid(), strerror(err));
+    return t;
 }
 
 int mgc_thread_attach(void)
 {
-    mgc__thread_current();
-    return 0;
+    int err = 0;
+    return mgc__thread_try_current(&err) ? 0 : err;
 }
 
 static void detach(mgc_thread *t)

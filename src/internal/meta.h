@@ -35,6 +35,10 @@ MGC_INTERNAL void *mgc__meta_alloc(size_t size, enum mgc_meta_cat cat);
 /* The same, but NULL when the OS has no memory (the allocation path, which
    can answer ENOMEM instead: heap.c). */
 MGC_INTERNAL void *mgc__meta_try_alloc(size_t size, enum mgc_meta_cat cat);
+/* As mgc__meta_alloc, the emergency reserve included, but NULL instead of
+   the abort when that is spent too (a thread's attach: mgc_thread_attach
+   answers ENOMEM). */
+MGC_INTERNAL void *mgc__meta_alloc_or_null(size_t size, enum mgc_meta_cat cat);
 MGC_INTERNAL void mgc__meta_free(void *p, size_t size, enum mgc_meta_cat cat);
 /* Room for one more element in a metadata array of *cap elements of elem
    bytes, n of them in use: the array itself while n < *cap, else a copy

@@ -116,6 +116,11 @@ MGC_INLINE void mgc__cs_exit(mgc_thread *t)
 MGC_INTERNAL void mgc__threads_init(void);
 /* The calling thread's record, attaching it first if needed. */
 MGC_INTERNAL mgc_thread *mgc__thread_current(void);
+/* The same, but NULL and *err set (ENOMEM, or pthread_getattr_np's error)
+   when the thread cannot be attached: for the entry points that can say so
+   (allocation: NULL and ENOMEM; mgc_thread_attach: the errno).
+   mgc__thread_current aborts with one line naming the thread instead. */
+MGC_INTERNAL mgc_thread *mgc__thread_try_current(int *err);
 
 /* Stop every attached thread but the caller (which must be attached and
    hold the gc lock); returns with the registry lock held. */
