@@ -234,6 +234,8 @@ static MGC_NOINLINE void *alloc_slow(size_t size, unsigned kind, const mgc_type 
 {
     int err = 0;
     mgc_thread *t = mgc__thread_try_current(&err);
+    if (!t && mgc__try_init())
+        mgc__ensure_init(); /* no heap at all: the one-line abort mgc.h promises */
     if (!t || size > mgc__heap.reserved) { /* a thread mgc cannot attach gets no memory */
         errno = ENOMEM;
         return NULL;
@@ -635,6 +637,11 @@ void *mgc_realloc(void *ptr, size_t size)
 {
     if (!ptr)
         return mgc_alloc(size);
+    int err = 0;
+    if (!mgc__thread_try_current(&err)) { /* as an allocation: NULL and ENOMEM, p unchanged */
+        errno = ENOMEM;
+        return NULL;
+    }
     objinfo o;
     object_at("mgc_realloc", (uintptr_t)ptr, &o);
     /* In place when a request of this size would get the same block: its

@@ -84,9 +84,15 @@ static void do_init(void)
 
 void mgc__ensure_init(void)
 {
+    int err = mgc__try_init();
+    if (unlikely(err))
+        mgc__fatal("cannot reserve address space for the heap: %s", strerror(err));
+}
+
+int mgc__try_init(void)
+{
     pthread_once(&init_once, do_init);
-    if (unlikely(init_err))
-        mgc__fatal("cannot reserve address space for the heap: %s", strerror(init_err));
+    return init_err;
 }
 
 int mgc_init(void)

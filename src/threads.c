@@ -431,11 +431,13 @@ static int attach_self(mgc_thread **out)
        callbacks): a callback that allocated attached its thread so, and
        hung the next collection. Unblocked before the thread is listed; a
        program that blocks it again afterwards breaks mgc.h's contract. */
-    sigset_t pwr = suspend_set();
-    pthread_sigmask(SIG_UNBLOCK, &pwr, NULL);
+    sigset_t pwr = suspend_set(), old;
+    pthread_sigmask(SIG_UNBLOCK, &pwr, &old);
     mgc_thread *t = mgc__meta_alloc_or_null(sizeof *t, MGC_META_MCACHE);
-    if (!t)
+    if (!t) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL); /* not attached: its mask as it was */
         return ENOMEM;
+    }
     mgc__cache_init(&t->cache);
     t->pthread = pthread_self();
     t->tid = mgc__os_gettid();
@@ -459,6 +461,7 @@ static int attach_self(mgc_thread **out)
         err = alive_init(t);
     if (err) {
         record_free(t);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         return err;
     }
     pthread_setspecific(reg.key, t);
@@ -477,7 +480,8 @@ mgc_thread *mgc__thread_try_current(int *err)
     mgc_thread *t = mgc__self;
     if (likely(t != NULL))
         return t;
-    mgc__ensure_init();
+    if ((*err = mgc__try_init()) != 0) /* no heap: nothing to attach to */
+        return NULL;
     *err = attach_self(&t);
     return t;
 }
@@ -768,7 +772,8 @@ void mgc__threads_fork_child(void)
         self->tid = mgc__os_gettid();
         /* Locked under the parent thread's tid, and off this thread's robust
            list (glibc's fork resets it): a new one, held by this thread. */
-        alive_init(self);
+        int err = alive_init(self);
+        MGC_CHECK(err == 0, "fork child: cannot set up thread %d's liveness mutex: %s", self->tid, strerror(err));
     }
     start_rec *r = reg.starting;
     while (r) {

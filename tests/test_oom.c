@@ -171,6 +171,7 @@ static void no_heap(void *arg)
     CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
     CHECK_EQ(mgc_init(), ENOMEM);
     CHECK_EQ(mgc_init(), ENOMEM);
+    CHECK_EQ(mgc_thread_attach(), ENOMEM); /* an errno, not the abort */
     (void)!mgc_alloc(16);
 }
 

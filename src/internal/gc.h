@@ -68,6 +68,9 @@ extern MGC_INTERNAL struct mgc_mark_result mgc__gc_last_mark;
 MGC_INTERNAL int mgc__gc_lock(void);
 MGC_INTERNAL void mgc__gc_unlock(int cancel_state);
 MGC_INTERNAL void mgc__ensure_init(void);
+/* Initialise if not yet done: 0, or the errno initialisation failed with
+   (for the entry points that answer one instead of aborting). */
+MGC_INTERNAL int mgc__try_init(void);
 /* Start a cycle if heap_live has crossed the trigger. Outside no-suspend. */
 MGC_INTERNAL void mgc__gc_maybe(void);
 /* Run a full cycle and finish its sweep (OOM path). Outside no-suspend. */
