@@ -21,8 +21,9 @@
  * TLS blocks of attached threads (of every module loaded when the thread
  * attached, however many), ranges given to mgc_add_roots(), every word
  * of an object from mgc_alloc(), and the pointer words of a typed object.
- * Memory from malloc() is not scanned unless registered with mgc_add_roots().
- * Nor is what glibc keeps for a thread outside its stack: values given to
+ * Memory from malloc() is not scanned unless registered with mgc_add_roots(),
+ * nor is C++'s operator new (std::allocator: a std::vector or std::map
+ * holding the only pointer to an object does not keep it). Nor is what glibc keeps for a thread outside its stack: values given to
  * pthread_setspecific and a thread's return value waiting for
  * pthread_join are not roots (keep such an object reachable elsewhere, or
  * register the place). A pointer anywhere inside an object's usable size
@@ -111,7 +112,12 @@ MGC_API int mgc_init(void);
    cancellation point after it; a thread cancelled while stopped for a
    collection inside a blocking call (read, pthread_cond_wait...) unwinds
    once the collection ends. mgc is not async-cancel-safe: do not call it
-   with PTHREAD_CANCEL_ASYNCHRONOUS in effect. Returns 0 or an errno
+   with PTHREAD_CANCEL_ASYNCHRONOUS in effect. The main thread's stack is
+   found through /proc/self/maps (glibc's pthread_getattr_np): without
+   /proc mounted it cannot attach (ENOENT). One mgc per process: a second
+   copy (a program linked with libmgc.a loading a plugin linked with
+   libmgc.so) aborts with one line as it starts; link the shared library
+   everywhere, or export the static copy (-rdynamic). Returns 0 or an errno
    (ENOMEM when there is no memory for the thread's record, or
    pthread_getattr_np's error), the thread then not attached. A thread
    attached on its first call that cannot be attached gets NULL with ENOMEM
@@ -218,7 +224,11 @@ MGC_API void mgc_free_sized(void *p, size_t size, int noscan);
    or whatever has taken its place). Until the scope ends, the scope itself
    keeps its objects alive, if it lives where the collector looks (a local,
    as MGC_SCOPE's is, a global, or mgc heap memory). A scope belongs to one
-   thread and is not copied (its list may point into itself). */
+   thread and is not copied (its list may point into itself). The cleanup
+   runs when the block is left normally, by return, break or goto, and
+   when a C++ exception or a pthread_cancel unwinds through it (C code
+   built with -fexceptions); a longjmp out of the block skips it, and what
+   the scope held is then left to the collector. */
 #define MGC_SCOPE_INLINE 16
 typedef struct mgc_scope {
     void **items; /* inline_items, or a larger array from mgc_alloc */

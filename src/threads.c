@@ -711,6 +711,26 @@ static void mask_cancel_signal(sigset_t *s)
 #endif
 }
 
+/* Is this SIGPWR action another copy of mgc's? Its mask has the C
+   library's cancellation signal, which only a mask set by hand can have
+   (glibc's sigfillset leaves it out and its sigaddset refuses it): the
+   fingerprint of mask_cancel_signal. */
+static bool is_mgc_action(const struct sigaction *a)
+{
+#ifdef GLIBC_SIGCANCEL
+    sigset_t probe;
+    sigemptyset(&probe);
+    mask_cancel_signal(&probe);
+    const unsigned long *w = (const unsigned long *)(const void *)&a->sa_mask,
+                        *m = (const unsigned long *)(const void *)&probe;
+    const unsigned i = (GLIBC_SIGCANCEL - 1) / (8 * sizeof(unsigned long));
+    return (a->sa_flags & SA_SIGINFO) && (w[i] & m[i]) != 0;
+#else
+    (void)a;
+    return false;
+#endif
+}
+
 void mgc__threads_init(void)
 {
     mgc__lock_init(&reg.lock);
@@ -732,6 +752,14 @@ void mgc__threads_init(void)
     sigdelset(&sa.sa_mask, SIGABRT);
     mask_cancel_signal(&sa.sa_mask);
     struct sigaction old;
+    /* Two copies of mgc in one process (a program linked with libmgc.a
+       that loads a plugin linked with libmgc.so) would each take SIGPWR
+       for its own stops, and their collections deadlock: one line now
+       instead (design.md section 4, internal threads). */
+    MGC_CHECK(sigaction(MGC_SIG_SUSPEND, NULL, &old) == 0, "sigaction(SIGPWR): %s", strerror(errno));
+    MGC_CHECK(!is_mgc_action(&old),
+              "another copy of mgc already handles SIGPWR in this process: one mgc per process (link the "
+              "shared libmgc wherever a plugin does, or export the program's static copy with -rdynamic)");
     MGC_CHECK(sigaction(MGC_SIG_SUSPEND, &sa, &old) == 0, "sigaction(SIGPWR): %s", strerror(errno));
     /* The program's own use of SIGPWR would stop working without a word. */
     if ((old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL : old.sa_handler != SIG_DFL)

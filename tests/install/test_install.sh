@@ -43,6 +43,22 @@ cmake -S "$src/tests/install" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefi
 cmake --build "$tmp/consumer" >/dev/null
 "$tmp/consumer/consumer"
 "$tmp/consumer/consumer_static"
+# A plugin linked with the shared library, dlopen'ed and dlclose'd by a host
+# that does not link mgc: libmgc.so stays mapped (-z nodelete) under its
+# threads, thread-exit destructor and SIGPWR handler, and a second load
+# finds the same heap.
+cc -shared -fPIC -o "$tmp/plugin.so" "$src/tests/install/plugin.c" $flags -lpthread -Wl,-rpath,"$libdir"
+cc -o "$tmp/dlclose_host" "$src/tests/install/dlclose_host.c" -lpthread -ldl
+"$tmp/dlclose_host" "$tmp/plugin.so" | tee "$tmp/out"
+grep -q "round 1: .* survived dlclose" "$tmp/out"
+# A program with the static copy loading that plugin: two copies of mgc in
+# one process; the second aborts at its start with one line.
+cc -o "$tmp/two_host" "$src/tests/install/two_host.c" -I"$tmp/prefix/include" "$libdir/libmgc.a" -lpthread -ldl
+status=0
+"$tmp/two_host" "$tmp/plugin.so" 2>"$tmp/err" || status=$?
+cat "$tmp/err"
+test "$status" -eq 134
+grep -q "another copy of mgc already handles SIGPWR" "$tmp/err"
 # Only mgc_* is exported from the shared library.
 if command -v nm >/dev/null 2>&1; then
   bad=$(nm -D --defined-only "$libdir/libmgc.so" | awk '$2 ~ /[TDBRVW]/ {print $3}' | grep -v '^mgc_' || true)
