@@ -16,7 +16,8 @@
  *
  * The hash word is the slot's state: 0 empty, 1 deleted, anything else the
  * hash of a live entry's key (wyhash's mixing, with a seed per map chosen
- * at its first table; a hash below 2 is moved up by 2). A lookup probes
+ * at its first table, and the secrets the key's words are mixed with drawn
+ * from that seed; a hash below 2 is moved up by 2). A lookup probes
  * from hash & mask to the first empty slot. A delete frees the key copy and
  * leaves a deleted mark, or, when the next slot is empty, empties the slot
  * and the run of deleted marks before it (no probe can need them, because
@@ -99,10 +100,16 @@ MGC_INLINE uint64_t rd4(const uint8_t *p)
     return v;
 }
 
-static uint64_t hash(const void *key, size_t n, uint64_t seed)
+/* The key's words are mixed with secrets drawn from the map's seed, not
+   with wyhash's public constants: a key word equal to a public constant
+   zeroed its product (mum(0, x) == 0) whatever the seed, so keys built to
+   that pattern all hashed to 2 in every map, and each put and get walked
+   them all (32000 16-byte keys: 1.3 s of puts). k1..k3 cost one multiply
+   each. */
+uint64_t mgc__map_hash(const void *key, size_t n, uint64_t seed)
 {
     const uint8_t *p = key;
-    uint64_t a, b;
+    uint64_t a, b, k1 = mum(seed ^ P1, P2);
     if (n <= 16) {
         if (n >= 4) {
             size_t d = (n >> 3) << 2;
@@ -117,25 +124,25 @@ static uint64_t hash(const void *key, size_t n, uint64_t seed)
     } else {
         size_t i = n;
         if (i > 48) {
-            uint64_t s1 = seed, s2 = seed;
+            uint64_t s1 = seed, s2 = seed, k2 = mum(seed ^ P2, P3), k3 = mum(seed ^ P3, P1);
             do {
-                seed = mum(rd8(p) ^ P1, rd8(p + 8) ^ seed);
-                s1 = mum(rd8(p + 16) ^ P2, rd8(p + 24) ^ s1);
-                s2 = mum(rd8(p + 32) ^ P3, rd8(p + 40) ^ s2);
+                seed = mum(rd8(p) ^ k1, rd8(p + 8) ^ seed);
+                s1 = mum(rd8(p + 16) ^ k2, rd8(p + 24) ^ s1);
+                s2 = mum(rd8(p + 32) ^ k3, rd8(p + 40) ^ s2);
                 p += 48;
                 i -= 48;
             } while (i > 48);
             seed ^= s1 ^ s2;
         }
         while (i > 16) {
-            seed = mum(rd8(p) ^ P1, rd8(p + 8) ^ seed);
+            seed = mum(rd8(p) ^ k1, rd8(p + 8) ^ seed);
             p += 16;
             i -= 16;
         }
         a = rd8(p + i - 16);
         b = rd8(p + i - 8);
     }
-    uint64_t h = mum(P1 ^ n, mum(a ^ P1, b ^ seed));
+    uint64_t h = mum(P1 ^ n, mum(a ^ k1, b ^ seed));
     return h < 2 ? h + 2 : h;
 }
 
@@ -183,7 +190,7 @@ static slot *find(const mgc_map *m, const void *key, size_t keylen)
 {
     if (!m->slots)
         return NULL;
-    uint64_t h = hash(key, keylen, m->seed);
+    uint64_t h = mgc__map_hash(key, keylen, m->seed);
     size_t mask = m->mask;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         slot *e = &m->slots[i];
@@ -252,7 +259,7 @@ void mgc_map_put(mgc_map *m, const void *key, size_t keylen, void *value)
     check_key(m, key, keylen, "mgc_map_put");
     if (unlikely(!m->slots))
         rebuild(m, MIN_SLOTS, "mgc_map_put");
-    uint64_t h = hash(key, keylen, m->seed);
+    uint64_t h = mgc__map_hash(key, keylen, m->seed);
     size_t mask = m->mask, i = h & mask;
     slot *dst = NULL; /* the first deleted slot on the path */
     for (;; i = (i + 1) & mask) {

@@ -556,6 +556,52 @@ static void aborts(void)
     t_expect_abort(d_garbage, NULL, "is not a valid mgc_map");
 }
 
+/* Keys built so that a key word equals one of wyhash's public constants
+   made mum(0, x) == 0 whatever the map's seed: every such key hashed to 2
+   in every map, and puts and gets of n of them cost O(n) each. The words
+   are now mixed with secrets drawn from the seed: across 4096 such keys
+   (16 bytes: 0xe7037ed1 and 0xa0b428db at bytes 0 and 8; 40 bytes: the
+   constant at bytes 24-31, which wiped the seed's state) and several
+   seeds, the hashes are all distinct. */
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static void adversarial_keys(void)
+{
+    enum { N = 4096 };
+    static uint64_t h[N];
+    static const uint64_t seeds[] = {1, 0x9e3779b97f4a7c15ull, 0xba71506df98a3971ull};
+    for (int len = 16; len <= 40; len += 24)
+        for (size_t si = 0; si < 3; si++) {
+            for (uint32_t i = 0; i < N; i++) {
+                uint8_t k[40];
+                memset(k, 0, sizeof k);
+                if (len == 16) {
+                    const uint32_t hi = 0xe7037ed1u, lo = 0xa0b428dbu; /* rd4(p) << 32 | rd4(p + 8) */
+                    memcpy(k, &hi, 4);
+                    memcpy(k + 8, &lo, 4);
+                    memcpy(k + 4, &i, 4); /* the free bytes */
+                    memcpy(k + 12, &i, 4);
+                } else {
+                    const uint64_t p1 = 0xe7037ed1a0b428dbull;
+                    memcpy(k, &i, 4); /* before the constant: wiped by it before */
+                    memcpy(k + 24, &p1, 8);
+                }
+                h[i] = mgc__map_hash(k, (size_t)len, seeds[si]);
+                CHECK(h[i] >= 2);
+            }
+            qsort(h, N, sizeof h[0], cmp_u64);
+            int dup = 0;
+            for (int i = 1; i < N; i++)
+                dup += h[i] == h[i - 1];
+            CHECK_MSG(dup == 0, "%d-byte keys built on the hash's constant, seed %#llx: %d equal hashes of %d", len,
+                      (unsigned long long)seeds[si], dup, N);
+        }
+}
+
 int main(void)
 {
     g_sanitized = t_sanitized();
@@ -568,6 +614,7 @@ int main(void)
     iteration();
     growth_frees();
     no_free_variant();
+    adversarial_keys();
     aborts();
     printf("test_map: ok\n");
     return 0;

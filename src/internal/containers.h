@@ -26,6 +26,10 @@
    is in use; read without synchronisation. Defined in buf.c. */
 extern MGC_INTERNAL bool mgc__containers_free;
 
+/* mgc_map's hash of an n-byte key under a map's seed (never 0 or 1).
+   Internal, and callable by the tests. */
+MGC_INTERNAL uint64_t mgc__map_hash(const void *key, size_t n, uint64_t seed);
+
 /* Free what a container no longer uses: size bytes asked at allocation
    (for a typed array, type size x count), noscan as allocated. */
 MGC_INLINE void mgc__containers_release(void *p, size_t size, int noscan)
