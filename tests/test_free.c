@@ -280,6 +280,57 @@ static void scope_ended_releases(void)
               NB + 8);
 }
 
+/* mgc_scope_keep past the inline list finds its entry through the scope's
+   index, whatever its age (the list was searched, O(n) a keep): 3000
+   objects, every third kept oldest first, then a random half of the rest
+   newest first, with allocations in between (the index grows); the scope
+   then frees exactly the others, and a second keep of a kept one aborts
+   (d_scope_keep). */
+static void scope_keep_many(void)
+{
+    enum { N = 3000 };
+    static unsigned char *o[N];
+    static char kept[N];
+    memset(kept, 0, sizeof kept);
+    {
+        MGC_SCOPE(s);
+        for (int i = 0; i < N; i++) {
+            o[i] = mgc_scope_alloc_noscan(&s, 24);
+            memset(o[i], i & 0xff, 24);
+            if (i >= 100 && i % 3 == 0) { /* keeps mixed with growth */
+                int k = i - 100;
+                if (!kept[k]) {
+                    mgc_scope_keep(&s, o[k]);
+                    kept[k] = 1;
+                }
+            }
+        }
+        for (int i = 0; i < N; i += 3)
+            if (!kept[i]) {
+                mgc_scope_keep(&s, o[i]);
+                kept[i] = 1;
+            }
+        for (int i = N - 1; i >= 0; i--)
+            if (!kept[i] && t_rand_below(2)) {
+                mgc_scope_keep(&s, o[i]);
+                kept[i] = 1;
+            }
+    }
+    int nk = 0;
+    for (int i = 0; i < N; i++) {
+        if (kept[i]) {
+            nk++;
+            CHECK_MSG(mgc_base(o[i]) == o[i] && o[i][23] == (i & 0xff), "kept object %d was freed", i);
+        } else {
+            CHECK_MSG(mgc_base(o[i]) == NULL, "object %d, not kept, was not freed by the scope", i);
+        }
+    }
+    CHECK(nk > N / 3 && nk < N);
+    for (int i = 0; i < N; i++)
+        if (kept[i])
+            mgc_free(o[i]);
+}
+
 static void scopes(void)
 {
     void *kept, *dropped, *inner_obj;
@@ -997,6 +1048,7 @@ int main(void)
     tiny_and_stats();
     raw_after_sweep();
     scopes();
+    scope_keep_many();
     free_unswept();
     free_during_bg_sweep();
     freed_record();
