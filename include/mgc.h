@@ -117,12 +117,16 @@ MGC_API int mgc_init(void);
    /proc mounted it cannot attach (ENOENT). One mgc per process: a second
    copy (a program linked with libmgc.a loading a plugin linked with
    libmgc.so) aborts with one line as it starts; link the shared library
-   everywhere, or export the static copy (-rdynamic). Returns 0 or an errno
+   everywhere, or export the whole static copy (-rdynamic -Wl,--whole-archive
+   libmgc.a -Wl,--no-whole-archive). Returns 0 or an errno
    (ENOMEM when there is no memory for the thread's record, or
    pthread_getattr_np's error), the thread then not attached. A thread
    attached on its first call that cannot be attached gets NULL with ENOMEM
-   from an allocation; an mgc call that has no error to answer (mgc_free,
-   mgc_collect...) aborts with one line naming the thread. */
+   from an allocation and the errno from mgc_pthread_create; an mgc call
+   that has no error to answer (mgc_free, mgc_collect, the containers...)
+   aborts with one line naming the thread. Every mgc call attaches, those
+   that only read included (mgc_map_get, mgc_vec_at, mgc_base...): what a
+   thread holds is safe from its first call on. */
 MGC_API int mgc_thread_attach(void);
 MGC_API void mgc_thread_detach(void);
 /* mgc's own threads (mark helpers, the background sweeper) end after a

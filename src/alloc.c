@@ -566,6 +566,7 @@ static void object_at(const char *fn, uintptr_t p, objinfo *o)
 
 size_t mgc_usable_size(const void *p)
 {
+    mgc__attach_caller(); /* p is on this thread's stack */
     if (!p)
         return 0;
     objinfo o;
@@ -594,7 +595,11 @@ MGC_SPECULATIVE static void read_view(const mgc_span *s, uintptr_t p, base_view 
 /* Any p, that of an object freed or collected under this call included:
    every field is read before mgc__slot_state vouches for it (free.h,
    mgc__span_pin), and the answer is made of those reads only. */
-void *mgc_base(const void *ptr) { return mgc__base_in(mgc__span_of((uintptr_t)ptr), (uintptr_t)ptr); }
+void *mgc_base(const void *ptr)
+{
+    mgc__attach_caller(); /* the answer is a heap pointer on this thread's stack */
+    return mgc__base_in(mgc__span_of((uintptr_t)ptr), (uintptr_t)ptr);
+}
 
 void *mgc__base_in(const mgc_span *s, uintptr_t p)
 {

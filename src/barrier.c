@@ -4,11 +4,17 @@
  * working unchanged when marking becomes concurrent.
  */
 #include "internal/barrier.h"
+#include "internal/threads.h"
 
-void mgc_write(void **slot, void *value) { mgc__wb_store(slot, value); }
+void mgc_write(void **slot, void *value)
+{
+    mgc__attach_caller();
+    mgc__wb_store(slot, value);
+}
 
 void *mgc_memmove(void *dst, const void *src, size_t n)
 {
+    mgc__attach_caller();
     mgc__wb_bulk(dst, src, n);
     return memmove(dst, src, n);
 }

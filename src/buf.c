@@ -27,6 +27,7 @@
  */
 #include "internal/alloc.h"
 #include "internal/containers.h"
+#include "internal/threads.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,6 +63,7 @@ static MGC_COLD MGC_NORETURN void corrupt_buf(const char *fn, const mgc_buf *b)
 
 MGC_INLINE void check(const mgc_buf *b, const char *fn)
 {
+    mgc__attach_caller(); /* this thread's stack holds what the buffer hands out */
     if (unlikely(!b))
         null_buf(fn);
     if (unlikely(b->len > b->cap || (b->cap == 0) != (b->data == NULL)))

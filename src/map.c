@@ -56,6 +56,7 @@
 #include "internal/alloc.h"
 #include "internal/barrier.h"
 #include "internal/containers.h"
+#include "internal/threads.h"
 #include "internal/os.h"
 
 struct mgc_map_slot {
@@ -170,6 +171,7 @@ MGC_INLINE size_t max_used(size_t nslots) { return nslots - nslots / 4; }
 
 MGC_INLINE void check(const mgc_map *m, const char *fn)
 {
+    mgc__attach_caller(); /* this thread's stack holds what the map hands out */
     if (unlikely(!m || (m->slots == NULL) != (m->mask == 0) || m->len > m->used ||
                  (m->slots && m->used > max_used(m->mask + 1)) || (m->mask & (m->mask + 1))))
         bad_map(fn, m);

@@ -23,12 +23,46 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000 /* Linux 4.17; older kernels take it as a hint, checked below */
+#endif
+
+/* size bytes at exactly addr, or NULL. */
+static void *reserve_at(uintptr_t addr, size_t size)
+{
+    void *p = mmap((void *)addr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if ((uintptr_t)p != addr) { /* a kernel that took it as a hint */
+        munmap(p, size);
+        return NULL;
+    }
+    return p;
+}
+
+/* Without room for size + align (an address-space limit: the last, 64 MiB
+   try needed 128 MiB), size alone: kept if aligned, else tried again at
+   the aligned addresses either side of where it went. */
+static void *reserve_tight(size_t size, size_t align)
+{
+    void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    uintptr_t start = (uintptr_t)p;
+    if (start % align == 0)
+        return p;
+    munmap(p, size);
+    void *q = reserve_at(mgc__round_up(start, align), size);
+    return q ? q : reserve_at(start / align * align, size);
+}
+
 void *mgc__os_reserve(size_t size, size_t align)
 {
     size_t len = size + align;
     void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
-        return NULL;
+        return reserve_tight(size, align);
     uintptr_t start = (uintptr_t)p;
     uintptr_t aligned = mgc__round_up(start, align);
     /* Trim the unaligned head and the tail so exactly [aligned, aligned+size)

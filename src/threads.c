@@ -571,7 +571,10 @@ static void *thread_start(void *p)
 
 int mgc_pthread_create(pthread_t *pt, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
 {
-    mgc_thread *t = mgc__thread_current();
+    int err = 0;
+    mgc_thread *t = mgc__thread_try_current(&err); /* a caller mgc cannot attach: its errno */
+    if (!t)
+        return err;
     mgc__cs_enter(t);
     start_rec *r = mgc__meta_alloc(sizeof *r, MGC_META_OTHER);
     mgc__cs_exit(t);
@@ -584,7 +587,7 @@ int mgc_pthread_create(pthread_t *pt, const pthread_attr_t *a, void *(*fn)(void 
     r->arg = arg;
     MGC_DLIST_PUSH(reg.starting, r);
     mgc__unlock(&reg.lock);
-    int err = pthread_create(pt, a, thread_start, r);
+    err = pthread_create(pt, a, thread_start, r);
     if (err) {
         unlink_start(r);
         mgc__cs_enter(t);
@@ -759,7 +762,8 @@ void mgc__threads_init(void)
     MGC_CHECK(sigaction(MGC_SIG_SUSPEND, NULL, &old) == 0, "sigaction(SIGPWR): %s", strerror(errno));
     MGC_CHECK(!is_mgc_action(&old),
               "another copy of mgc already handles SIGPWR in this process: one mgc per process (link the "
-              "shared libmgc wherever a plugin does, or export the program's static copy with -rdynamic)");
+              "shared libmgc wherever a plugin does, or export the program's whole static copy: -rdynamic "
+              "-Wl,--whole-archive libmgc.a -Wl,--no-whole-archive)");
     MGC_CHECK(sigaction(MGC_SIG_SUSPEND, &sa, &old) == 0, "sigaction(SIGPWR): %s", strerror(errno));
     /* The program's own use of SIGPWR would stop working without a word. */
     if ((old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL : old.sa_handler != SIG_DFL)

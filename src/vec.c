@@ -32,6 +32,7 @@
 #include "internal/barrier.h"
 #include "internal/alloc.h"
 #include "internal/containers.h"
+#include "internal/threads.h"
 
 static const uint8_t ptr_mask[1] = {0x01};
 static const mgc_type ptr_type = {sizeof(void *), sizeof(void *), ptr_mask, "void *"};
@@ -50,6 +51,7 @@ static MGC_COLD MGC_NORETURN void bad_vec(const char *fn, const mgc_vec *v)
 
 MGC_INLINE void check(const mgc_vec *v, const char *fn)
 {
+    mgc__attach_caller(); /* this thread's stack holds what the vector hands out */
     if (unlikely(!v || !v->elem_size || v->len > v->cap || (v->cap == 0) != (v->data == NULL)))
         bad_vec(fn, v);
 }

@@ -15,8 +15,9 @@
  * NULL with ENOMEM, leaving nothing half registered:
  * collections from the main thread go on. Cleared, the same thread
  * attaches, allocates, and its object survives a collection. An entry
- * point that cannot answer an errno (mgc_collect) aborts with one line
- * naming the thread and the error.
+ * point that cannot answer an errno (a container) aborts with one line
+ * naming the thread and the error; mgc_pthread_create answers ENOMEM. And
+ * a thread whose only mgc call is a read is attached by it.
  */
 #include "testing.h"
 #include <dlfcn.h>
@@ -61,6 +62,8 @@ static void *failing_thread(void *arg)
     CHECK_MSG(err == ENOMEM, "mgc_thread_attach returned %d, want ENOMEM", err);
     CHECK_MSG(pwr_blocked(), "a failed attach unblocked SIGPWR");
     pthread_sigmask(SIG_UNBLOCK, &pwr, NULL);
+    pthread_t never; /* mgc_pthread_create answers its errno */
+    CHECK_EQ(mgc_pthread_create(&never, NULL, failing_thread, NULL), ENOMEM);
     errno = 0; /* realloc is an allocation: NULL and ENOMEM, the object untouched */
     CHECK(mgc_realloc(g_mine, 5000) == NULL);
     CHECK_EQ(errno, ENOMEM);
@@ -90,8 +93,70 @@ static void *collect_unattached(void *arg)
 {
     (void)arg;
     g_fail = 1;
-    mgc_collect(); /* no errno to answer: one line, naming the thread */
+    /* No errno to answer: one line, naming the thread (a container said
+       "out of memory growing buffer ... to 16 bytes"). */
+    mgc_buf b = MGC_BUF_INIT;
+    mgc_buf_append_str(&b, "x");
     return NULL;
+}
+
+/* A thread whose only mgc call is a read (mgc_map_get) is attached by it:
+   the value it holds on its stack survives the map's delete and a
+   collection. Unattached, its stack was not scanned, and the object was
+   freed and handed out again under it. */
+static mgc_map g_map = MGC_MAP_INIT;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int g_phase;
+
+static __attribute__((noinline)) void *read_value(void)
+{
+    pthread_mutex_lock(&g_mu);
+    void *v = mgc_map_get(&g_map, "key", 3);
+    pthread_mutex_unlock(&g_mu);
+    return v;
+}
+
+static void *reader(void *arg)
+{
+    (void)arg;
+    volatile char *v = read_value();
+    atomic_store(&g_phase, 1);
+    while (atomic_load(&g_phase) != 2)
+        usleep(1000);
+    return (void *)(uintptr_t)(v && v[0] == 'v' && v[15] == 'v'); /* still its value */
+}
+
+static __attribute__((noinline)) void put_value(void)
+{
+    char *v = mgc_alloc_noscan(16);
+    memset(v, 'v', 16);
+    mgc_map_put(&g_map, "key", 3, v);
+}
+
+static __attribute__((noinline)) void reuse_memory(void)
+{
+    for (int i = 0; i < 10000; i++)
+        memset(mgc_alloc_noscan(16), 'X', 16);
+}
+
+static void reader_attached(void)
+{
+    put_value();
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, reader, NULL), 0);
+    while (atomic_load(&g_phase) != 1)
+        usleep(1000);
+    pthread_mutex_lock(&g_mu);
+    CHECK(mgc_map_delete(&g_map, "key", 3));
+    pthread_mutex_unlock(&g_mu);
+    t_scrub_stack();
+    mgc_collect();
+    mgc_collect();
+    reuse_memory();
+    atomic_store(&g_phase, 2);
+    void *ok = NULL;
+    CHECK_EQ(pthread_join(th, &ok), 0);
+    CHECK_MSG(ok != NULL, "a value held only by a thread whose one mgc call was mgc_map_get was freed and reused");
 }
 
 static void die_collect(void *arg)
@@ -113,6 +178,7 @@ int main(void)
     CHECK_MSG(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGABRT, "status %d, stderr:\n%s", c.status, c.err);
     CHECK_MSG(strstr(c.err, "mgc: fatal: cannot attach thread ") && strstr(c.err, "Cannot allocate memory"),
               "stderr:\n%s", c.err);
+    reader_attached();
     pthread_t th;
     CHECK_EQ(pthread_create(&th, NULL, failing_thread, NULL), 0);
     CHECK_EQ(pthread_join(th, NULL), 0);

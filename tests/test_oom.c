@@ -160,6 +160,29 @@ static void small_cap(void *arg)
     printf("ok: %llu MiB reserved\n", (unsigned long long)(mgc__heap.reserved >> 20));
 }
 
+/* Room for one arena but not for its alignment slack (the reservation
+   maps size + 64 MiB to align it): 100 MiB above what is mapped still
+   gives a 64 MiB heap, by reserving the size alone at an aligned address
+   (the last try needed 128 MiB, and such a process got no heap). */
+static void arena_cap(void *arg)
+{
+    (void)arg;
+    uint64_t cap = vm_size() + (100ull << 20);
+    struct rlimit rl = {cap, cap};
+    CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+    CHECK_EQ(mgc_init(), 0);
+    CHECK_EQ(mgc__heap.reserved, 64ull << 20);
+    CHECK_EQ(mgc__heap.base % (64ull << 20), 0);
+    enum { N = 160 };
+    static void *keep[N]; /* 16 MiB live */
+    for (int i = 0; i < N; i++)
+        CHECK((keep[i] = mgc_alloc_noscan(100 << 10)) != NULL);
+    mgc_collect();
+    for (int i = 0; i < N; i++)
+        CHECK(mgc_base(keep[i]) == keep[i]);
+    printf("ok: 64 MiB heap\n");
+}
+
 /* No address space for any heap: mgc_init says ENOMEM (again when asked
    again), and an allocation then aborts with one line (mgc.h). The cap
    leaves less than one arena's reservation (64 MiB and its alignment). */
@@ -196,6 +219,11 @@ int main(void)
     printf("%s", c.out);
     t_run_child(small_cap, NULL, &c);
     CHECK_MSG(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "small cap: status %d\n%s%s", c.status, c.out,
+              c.err);
+    CHECK(strstr(c.out, "ok: "));
+    printf("%s", c.out);
+    t_run_child(arena_cap, NULL, &c);
+    CHECK_MSG(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "arena cap: status %d\n%s%s", c.status, c.out,
               c.err);
     CHECK(strstr(c.out, "ok: "));
     printf("%s", c.out);
