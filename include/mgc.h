@@ -94,8 +94,10 @@ MGC_API int mgc_init(void);
 
 /* ---- Threads ----------------------------------------------------------- */
 
-/* A thread is attached on its first mgc call. A thread that holds heap
-   pointers without ever calling mgc must attach itself. Attached threads are
+/* A thread is attached on its first mgc call that allocates or hands it a
+   heap pointer (below). A thread that holds heap pointers it got
+   otherwise (from another thread, through the program's own memory) must
+   attach itself first. Attached threads are
    stopped with a signal (SIGPWR) during collections; the handler uses
    SA_RESTART. SIGPWR is mgc's: a program must not install its own handler
    for it, block it in an attached thread, or ignore it (a collection then
@@ -124,9 +126,11 @@ MGC_API int mgc_init(void);
    attached on its first call that cannot be attached gets NULL with ENOMEM
    from an allocation and the errno from mgc_pthread_create; an mgc call
    that has no error to answer (mgc_free, mgc_collect, the containers...)
-   aborts with one line naming the thread. Every mgc call attaches, those
-   that only read included (mgc_map_get, mgc_vec_at, mgc_base...): what a
-   thread holds is safe from its first call on. */
+   aborts with one line naming the thread. Besides the allocations, every
+   call that hands the thread a heap pointer attaches it (mgc_map_get,
+   mgc_map_next, mgc_vec_at, mgc_vec_push, mgc_buf_bytes, mgc_base,
+   mgc_usable_size, mgc_write...): what a thread holds from such a call on
+   is safe. */
 MGC_API int mgc_thread_attach(void);
 MGC_API void mgc_thread_detach(void);
 /* mgc's own threads (mark helpers, the background sweeper) end after a

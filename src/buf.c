@@ -63,7 +63,6 @@ static MGC_COLD MGC_NORETURN void corrupt_buf(const char *fn, const mgc_buf *b)
 
 MGC_INLINE void check(const mgc_buf *b, const char *fn)
 {
-    mgc__attach_caller(); /* this thread's stack holds what the buffer hands out */
     if (unlikely(!b))
         null_buf(fn);
     if (unlikely(b->len > b->cap || (b->cap == 0) != (b->data == NULL)))
@@ -90,6 +89,8 @@ static MGC_NOINLINE char *grow(mgc_buf *b, size_t n, size_t *oldcap, const char 
     }
     size_t room = cap <= SIZE_MAX / BUF_ROOM ? cap * BUF_ROOM : cap;
     char *p = cap < BUF_SPAN_MIN ? mgc__alloc_noscan_raw(cap) : mgc__containers_alloc_growable(cap, room);
+    if (!p)
+        mgc__attach_caller(); /* a thread mgc cannot attach: that line, not this one */
     MGC_CHECK(p != NULL, "%s: out of memory growing buffer %p to %zu bytes", fn, (void *)b, cap);
     char *old = b->data;
     if (b->len)
@@ -193,6 +194,8 @@ int mgc_buf_vprintf(mgc_buf *b, const char *fmt, va_list ap)
         char small[256], *tmp = small;
         if ((size_t)n >= sizeof small) {
             tmp = mgc__alloc_noscan_raw((size_t)n + 1);
+            if (!tmp)
+                mgc__attach_caller();
             MGC_CHECK(tmp != NULL, "mgc_buf_vprintf: out of memory formatting %d bytes (buffer %p)", n,
                       (void *)b);
         }
@@ -245,12 +248,14 @@ size_t mgc_buf_cap(const mgc_buf *b)
 
 char *mgc_buf_bytes(const mgc_buf *b)
 {
+    mgc__attach_caller(); /* hands this thread a heap pointer: its stack must be scanned */
     check(b, "mgc_buf_bytes");
     return b->data;
 }
 
 char *mgc_buf_cstr(mgc_buf *b)
 {
+    mgc__attach_caller(); /* hands this thread a heap pointer: its stack must be scanned */
     check(b, "mgc_buf_cstr");
     if (b->len == b->cap)
         grow_release(b, 1, "mgc_buf_cstr");
@@ -275,6 +280,8 @@ char *mgc_buf_string(const mgc_buf *b)
 {
     check(b, "mgc_buf_string");
     char *s = mgc_alloc_noscan(b->len + 1);
+    if (!s)
+        mgc__attach_caller();
     MGC_CHECK(s != NULL, "mgc_buf_string: out of memory for %zu bytes (buffer %p)", b->len + 1, (void *)b);
     if (b->len)
         memcpy(s, b->data, b->len);
@@ -283,6 +290,7 @@ char *mgc_buf_string(const mgc_buf *b)
 
 char *mgc_buf_detach(mgc_buf *b, size_t *len_out)
 {
+    mgc__attach_caller(); /* hands this thread a heap pointer: its stack must be scanned */
     char *s = mgc_buf_cstr(b);
     /* The storage becomes the caller's object: zeroed past the NUL, as
        every allocation is (it was allocated raw). */

@@ -171,7 +171,6 @@ MGC_INLINE size_t max_used(size_t nslots) { return nslots - nslots / 4; }
 
 MGC_INLINE void check(const mgc_map *m, const char *fn)
 {
-    mgc__attach_caller(); /* this thread's stack holds what the map hands out */
     if (unlikely(!m || (m->slots == NULL) != (m->mask == 0) || m->len > m->used ||
                  (m->slots && m->used > max_used(m->mask + 1)) || (m->mask & (m->mask + 1))))
         bad_map(fn, m);
@@ -222,6 +221,8 @@ static MGC_NOINLINE void rebuild(mgc_map *m, size_t nslots, const char *fn)
     MGC_CHECK(nslots <= MGC_CONTAINERS_MAX / sizeof(slot), "%s: map %p cannot grow to %zu slots", fn,
               (void *)m, nslots);
     slot *t = mgc_alloc_array(&slot_type, nslots);
+    if (!t)
+        mgc__attach_caller(); /* a thread mgc cannot attach: that line, not this one */
     MGC_CHECK(t != NULL, "%s: out of memory growing map %p to %zu slots (%zu bytes)", fn, (void *)m, nslots,
               nslots * sizeof(slot));
     if (!m->seed)
@@ -290,6 +291,8 @@ void mgc_map_put(mgc_map *m, const void *key, size_t keylen, void *value)
     char *k = NULL;
     if (keylen) {
         k = mgc__alloc_noscan_raw(keylen); /* copied whole: no need to zero */
+        if (!k)
+            mgc__attach_caller();
         MGC_CHECK(k != NULL, "mgc_map_put: out of memory for a key of %zu bytes (map %p)", keylen, (void *)m);
         memcpy(k, key, keylen);
     }
@@ -302,6 +305,7 @@ void mgc_map_put(mgc_map *m, const void *key, size_t keylen, void *value)
 
 void *mgc_map_get(const mgc_map *m, const void *key, size_t keylen)
 {
+    mgc__attach_caller(); /* hands this thread a heap pointer: its stack must be scanned */
     check(m, "mgc_map_get");
     check_key(m, key, keylen, "mgc_map_get");
     slot *e = find(m, key, keylen);
@@ -310,6 +314,7 @@ void *mgc_map_get(const mgc_map *m, const void *key, size_t keylen)
 
 int mgc_map_lookup(const mgc_map *m, const void *key, size_t keylen, void **value)
 {
+    mgc__attach_caller(); /* hands this thread a heap pointer: its stack must be scanned */
     check(m, "mgc_map_lookup");
     check_key(m, key, keylen, "mgc_map_lookup");
     slot *e = find(m, key, keylen);
@@ -380,6 +385,7 @@ static _Atomic uint64_t iter_counter;
 
 void mgc_map_iter_init(mgc_map_iter *it, const mgc_map *m)
 {
+    mgc__attach_caller(); /* hands this thread a heap pointer: its stack must be scanned */
     check(m, "mgc_map_iter_init");
     MGC_CHECK(it != NULL, "mgc_map_iter_init: the iterator is NULL (map %p)", (const void *)m);
     it->key = NULL;
@@ -394,6 +400,7 @@ void mgc_map_iter_init(mgc_map_iter *it, const mgc_map *m)
 
 int mgc_map_next(mgc_map_iter *it)
 {
+    mgc__attach_caller(); /* hands this thread a heap pointer: its stack must be scanned */
     MGC_CHECK(it != NULL && it->map != NULL, "mgc_map_next: the iterator %p is NULL or not initialised",
               (void *)it);
     const mgc_map *m = it->map;

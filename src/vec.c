@@ -51,7 +51,6 @@ static MGC_COLD MGC_NORETURN void bad_vec(const char *fn, const mgc_vec *v)
 
 MGC_INLINE void check(const mgc_vec *v, const char *fn)
 {
-    mgc__attach_caller(); /* this thread's stack holds what the vector hands out */
     if (unlikely(!v || !v->elem_size || v->len > v->cap || (v->cap == 0) != (v->data == NULL)))
         bad_vec(fn, v);
 }
@@ -143,6 +142,8 @@ static MGC_NOINLINE void *grow(mgc_vec *v, size_t need, size_t *oldcap, const ch
        pointer-free arrays): elements are written before they are read,
        a pushed NULL element is stored as zeros. */
     void *p = typed ? mgc_alloc_array(v->type, cap) : mgc__alloc_noscan_raw(cap * esz);
+    if (!p)
+        mgc__attach_caller(); /* a thread mgc cannot attach: that line, not this one */
     MGC_CHECK(p != NULL, "%s: out of memory growing vector %p to %zu elements of %zu bytes", fn, (void *)v, cap,
               esz);
     if (v->len) {
@@ -221,6 +222,7 @@ static void *append_n(mgc_vec *v, const void *elems, size_t n, const char *fn)
 
 void *mgc_vec_push(mgc_vec *v, const void *elem)
 {
+    mgc__attach_caller(); /* hands this thread a heap pointer: its stack must be scanned */
     check(v, "mgc_vec_push");
     return append_n(v, elem, 1, "mgc_vec_push");
 }
@@ -245,6 +247,7 @@ void mgc_vec_pop(mgc_vec *v, void *out)
 
 void *mgc_vec_at(const mgc_vec *v, size_t i)
 {
+    mgc__attach_caller(); /* hands this thread a heap pointer: its stack must be scanned */
     check(v, "mgc_vec_at");
     check_index(v, i, "mgc_vec_at");
     return elem_at(v, i);
@@ -279,6 +282,7 @@ void mgc_vec_push_ptr(mgc_vec *v, void *p)
 
 void *mgc_vec_pop_ptr(mgc_vec *v)
 {
+    mgc__attach_caller(); /* hands this thread a heap pointer: its stack must be scanned */
     check_ptrs(v, "mgc_vec_pop_ptr");
     MGC_CHECK(v->len > 0, "mgc_vec_pop_ptr: vector %p is empty", (void *)v);
     void **slot = (void **)v->data + --v->len;
@@ -289,6 +293,7 @@ void *mgc_vec_pop_ptr(mgc_vec *v)
 
 void *mgc_vec_get_ptr(const mgc_vec *v, size_t i)
 {
+    mgc__attach_caller(); /* hands this thread a heap pointer: its stack must be scanned */
     check_ptrs(v, "mgc_vec_get_ptr");
     check_index(v, i, "mgc_vec_get_ptr");
     return ((void **)v->data)[i];
@@ -317,6 +322,7 @@ size_t mgc_vec_cap(const mgc_vec *v)
 
 void *mgc_vec_data(const mgc_vec *v)
 {
+    mgc__attach_caller(); /* hands this thread a heap pointer: its stack must be scanned */
     check(v, "mgc_vec_data");
     return v->data;
 }
