@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 static void *(*p_alloc)(size_t);
-static int go;
+static int go, ready;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 
@@ -24,6 +24,8 @@ static void *attached(void *arg)
     if (!p_alloc(100)) /* attaches this thread to mgc */
         exit(2);
     pthread_mutex_lock(&mu);
+    ready = 1; /* done with the plugin's code: it may be unloaded */
+    pthread_cond_broadcast(&cv);
     while (!go)
         pthread_cond_wait(&cv, &mu);
     pthread_mutex_unlock(&mu);
@@ -44,12 +46,16 @@ int main(int argc, char **argv)
         p_alloc = (void *(*)(size_t))dlsym(h, "plugin_alloc");
         if (!run || !p_alloc)
             return 1;
-        go = 0;
+        go = ready = 0;
         pthread_t th;
         pthread_create(&th, NULL, attached, NULL);
         int ngc = run();
         if (ngc <= 0)
             return 1;
+        pthread_mutex_lock(&mu);
+        while (!ready)
+            pthread_cond_wait(&cv, &mu);
+        pthread_mutex_unlock(&mu);
         dlclose(h);
         usleep(100 * 1000); /* mgc's internal threads run on */
         pthread_mutex_lock(&mu);
