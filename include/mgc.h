@@ -128,7 +128,8 @@ MGC_API int mgc_init(void);
    that has no error to answer (mgc_free, mgc_collect, the containers...)
    aborts with one line naming the thread. Besides the allocations, every
    call that hands the thread a heap pointer attaches it (mgc_map_get,
-   mgc_map_next, mgc_vec_at, mgc_vec_push, mgc_buf_bytes, mgc_base,
+   mgc_map_next, mgc_vec_at, mgc_vec_get, mgc_vec_pop, mgc_vec_push,
+   mgc_buf_bytes, mgc_base,
    mgc_usable_size, mgc_write...): what a thread holds from such a call on
    is safe. */
 MGC_API int mgc_thread_attach(void);

@@ -57,22 +57,35 @@ int mgc__heap_init(void)
        a heap. PROT_NONE and MAP_NORESERVE: no commit charge until used. */
     size_t size = (size_t)1 << 40;
     void *base = NULL;
-    while (size >= MGC_ARENA_SIZE) {
-        base = mgc__os_reserve(size, MGC_ARENA_SIZE);
-        if (base)
+    for (; size >= MGC_ARENA_SIZE; size /= 2) {
+        /* The reservation and its maps (about size / 1024) together: with
+           an address-space limit, a reservation that fits may leave no
+           room for its maps, and the next size down must be tried (the
+           maps once failed there, and the process got no heap). */
+        if (!(base = mgc__os_reserve(size, MGC_ARENA_SIZE)))
+            continue;
+        uintptr_t npages = size >> MGC_PAGE_SHIFT;
+        size_t nmap = npages * sizeof(H.spanmap[0]), nbits = npages / 8,
+               nsums = (npages / MGC_CHUNK_PAGES) * sizeof(mgc_chunk_sum);
+        H.spanmap = mgc__os_alloc_sparse(nmap);
+        H.pagebits = mgc__os_alloc_sparse(nbits);
+        H.sums = mgc__os_alloc_sparse(nsums);
+        if (H.spanmap && H.pagebits && H.sums)
             break;
-        size /= 2;
+        if (H.spanmap)
+            mgc__os_free(H.spanmap, nmap);
+        if (H.pagebits)
+            mgc__os_free(H.pagebits, nbits);
+        if (H.sums)
+            mgc__os_free(H.sums, nsums);
+        H.spanmap = NULL;
+        H.pagebits = NULL;
+        H.sums = NULL;
+        mgc__os_unreserve(base, size);
+        base = NULL;
     }
     if (!base)
         return ENOMEM;
-    uintptr_t npages = size >> MGC_PAGE_SHIFT;
-    H.spanmap = mgc__os_alloc_sparse(npages * sizeof(H.spanmap[0]));
-    H.pagebits = mgc__os_alloc_sparse(npages / 8);
-    H.sums = mgc__os_alloc_sparse((npages / MGC_CHUNK_PAGES) * sizeof(mgc_chunk_sum));
-    if (!H.spanmap || !H.pagebits || !H.sums) {
-        mgc__os_unreserve(base, size);
-        return ENOMEM;
-    }
     H.base = (uintptr_t)base;
     H.reserved = size;
     atomic_store_explicit(&H.mapped, 0, memory_order_relaxed);

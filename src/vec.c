@@ -237,6 +237,7 @@ void mgc_vec_append(mgc_vec *v, const void *elems, size_t n)
 
 void mgc_vec_pop(mgc_vec *v, void *out)
 {
+    mgc__attach_caller(); /* hands this thread a heap pointer: its stack must be scanned */
     check(v, "mgc_vec_pop");
     MGC_CHECK(v->len > 0, "mgc_vec_pop: vector %p is empty", (void *)v);
     v->len--;
@@ -255,6 +256,7 @@ void *mgc_vec_at(const mgc_vec *v, size_t i)
 
 void mgc_vec_get(const mgc_vec *v, size_t i, void *out)
 {
+    mgc__attach_caller(); /* hands this thread a heap pointer: its stack must be scanned */
     check(v, "mgc_vec_get");
     check_index(v, i, "mgc_vec_get");
     MGC_CHECK(out != NULL, "mgc_vec_get: out is NULL (vector %p)", (const void *)v);

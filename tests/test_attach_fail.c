@@ -108,10 +108,19 @@ static mgc_map g_map = MGC_MAP_INIT;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int g_phase;
 
+static mgc_vec g_vec;
+static int g_how; /* 0: mgc_map_get, 1: mgc_vec_pop, 2: mgc_vec_get */
+
 static __attribute__((noinline)) void *read_value(void)
 {
+    void *v = NULL;
     pthread_mutex_lock(&g_mu);
-    void *v = mgc_map_get(&g_map, "key", 3);
+    if (g_how == 0)
+        v = mgc_map_get(&g_map, "key", 3);
+    else if (g_how == 1)
+        mgc_vec_pop(&g_vec, &v);
+    else
+        mgc_vec_get(&g_vec, 0, &v);
     pthread_mutex_unlock(&g_mu);
     return v;
 }
@@ -123,14 +132,19 @@ static void *reader(void *arg)
     atomic_store(&g_phase, 1);
     while (atomic_load(&g_phase) != 2)
         usleep(1000);
-    return (void *)(uintptr_t)(v && v[0] == 'v' && v[15] == 'v'); /* still its value */
+    /* Still allocated (mgc_base: a collected object is not, reused or
+       not) and still its value. */
+    return (void *)(uintptr_t)(v && mgc_base((void *)v) == (void *)v && v[0] == 'v' && v[15] == 'v');
 }
 
 static __attribute__((noinline)) void put_value(void)
 {
     char *v = mgc_alloc_noscan(16);
     memset(v, 'v', 16);
-    mgc_map_put(&g_map, "key", 3, v);
+    if (g_how == 0)
+        mgc_map_put(&g_map, "key", 3, v);
+    else
+        mgc_vec_push_ptr(&g_vec, v);
 }
 
 static __attribute__((noinline)) void reuse_memory(void)
@@ -139,15 +153,22 @@ static __attribute__((noinline)) void reuse_memory(void)
         memset(mgc_alloc_noscan(16), 'X', 16);
 }
 
-static void reader_attached(void)
+static void reader_attached(int how)
 {
+    g_how = how;
+    atomic_store(&g_phase, 0);
     put_value();
     pthread_t th;
     CHECK_EQ(pthread_create(&th, NULL, reader, NULL), 0);
     while (atomic_load(&g_phase) != 1)
         usleep(1000);
-    pthread_mutex_lock(&g_mu);
-    CHECK(mgc_map_delete(&g_map, "key", 3));
+    pthread_mutex_lock(&g_mu); /* the container's reference goes */
+    if (how == 0) {
+        CHECK(mgc_map_delete(&g_map, "key", 3));
+    } else { /* its storage may still name a popped element */
+        mgc_vec_free(&g_vec);
+        mgc_vec_init_ptr(&g_vec);
+    }
     pthread_mutex_unlock(&g_mu);
     t_scrub_stack();
     mgc_collect();
@@ -156,7 +177,9 @@ static void reader_attached(void)
     atomic_store(&g_phase, 2);
     void *ok = NULL;
     CHECK_EQ(pthread_join(th, &ok), 0);
-    CHECK_MSG(ok != NULL, "a value held only by a thread whose one mgc call was mgc_map_get was freed and reused");
+    static const char *const names[] = {"mgc_map_get", "mgc_vec_pop", "mgc_vec_get"};
+    CHECK_MSG(ok != NULL, "a value held only by a thread whose one mgc call was %s was freed and reused",
+              names[how]);
 }
 
 static void die_collect(void *arg)
@@ -178,7 +201,9 @@ int main(void)
     CHECK_MSG(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGABRT, "status %d, stderr:\n%s", c.status, c.err);
     CHECK_MSG(strstr(c.err, "mgc: fatal: cannot attach thread ") && strstr(c.err, "Cannot allocate memory"),
               "stderr:\n%s", c.err);
-    reader_attached();
+    mgc_vec_init_ptr(&g_vec);
+    for (int how = 0; how < 3; how++)
+        reader_attached(how);
     pthread_t th;
     CHECK_EQ(pthread_create(&th, NULL, failing_thread, NULL), 0);
     CHECK_EQ(pthread_join(th, NULL), 0);

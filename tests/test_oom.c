@@ -183,6 +183,38 @@ static void arena_cap(void *arg)
     printf("ok: 64 MiB heap\n");
 }
 
+/* Once a heap fits, a little more room never loses it: a reservation
+   that fits but leaves no room for its maps (about size / 1024) is given
+   back and the next size down tried. Just above 136 MiB of room (128 MiB
+   and the 8 MiB emergency metadata region) the maps failed and mgc_init
+   said ENOMEM, though 135 MiB gave a 64 MiB heap. One child per room,
+   120-140 MiB in 64 KiB steps. */
+static void room_child(void *arg)
+{
+    uint64_t cap = vm_size() + (uint64_t)(uintptr_t)arg;
+    struct rlimit rl = {cap, cap};
+    CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+    int err = mgc_init();
+    printf("%d %llu\n", err, (unsigned long long)(err ? 0 : mgc__heap.reserved >> 20));
+}
+
+static void room_sweep(void)
+{
+    int fits = 0;
+    for (uint64_t room = 120ull << 20; room <= 140ull << 20; room += 64 << 10) {
+        t_child c;
+        t_run_child(room_child, (void *)(uintptr_t)room, &c);
+        int err = -1;
+        unsigned long long mib = 0;
+        CHECK_MSG(WIFEXITED(c.status) && sscanf(c.out, "%d %llu", &err, &mib) == 2, "room %llu KiB: status %d\n%s",
+                  (unsigned long long)(room >> 10), c.status, c.err);
+        CHECK_MSG(err == 0 || !fits, "room %llu KiB: mgc_init %d, where less room gave a heap",
+                  (unsigned long long)(room >> 10), err);
+        fits = fits || err == 0;
+    }
+    CHECK(fits);
+}
+
 /* No address space for any heap: mgc_init says ENOMEM (again when asked
    again), and an allocation then aborts with one line (mgc.h). The cap
    leaves less than one arena's reservation (64 MiB and its alignment). */
@@ -227,6 +259,7 @@ int main(void)
               c.err);
     CHECK(strstr(c.out, "ok: "));
     printf("%s", c.out);
+    room_sweep();
     t_expect_abort(no_heap, NULL, "mgc: fatal: cannot reserve address space for the heap");
     t_run_child(capped_metadata, NULL, &c);
     CHECK_MSG(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "status %d\n%s%s", c.status, c.out, c.err);
