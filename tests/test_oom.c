@@ -139,47 +139,46 @@ static void capped_metadata(void *arg)
            n * 16 >> 20, n48 * 48 >> 20);
 }
 
-/* Under 1 GiB of address space (ulimit -v 900000): a smaller heap, down to
-   one 64 MiB arena, not none (the reservation stopped halving at 1 GiB,
-   and such a process could not allocate at all). */
-static void small_cap(void *arg)
+/* The heap a child gets with room bytes of address space above what it
+   has mapped: mgc_init must succeed, and n objects of 100 KiB survive a
+   collection. */
+static void capped_heap(uint64_t room, int n)
 {
-    (void)arg;
-    uint64_t cap = vm_size() + (600ull << 20);
+    uint64_t cap = vm_size() + room;
     struct rlimit rl = {cap, cap};
     CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
     CHECK_EQ(mgc_init(), 0);
-    CHECK(mgc__heap.reserved >= (64ull << 20) && mgc__heap.reserved < (1ull << 30));
-    enum { N = 1000 };
-    static void *keep[N]; /* 100 MiB live */
-    for (int i = 0; i < N; i++)
+    static void *keep[1000];
+    CHECK(n <= 1000);
+    for (int i = 0; i < n; i++)
         CHECK((keep[i] = mgc_alloc_noscan(100 << 10)) != NULL);
     mgc_collect();
-    for (int i = 0; i < N; i++)
+    for (int i = 0; i < n; i++)
         CHECK(mgc_base(keep[i]) == keep[i]);
+}
+
+/* Under 1 GiB of address space (ulimit -v 900000): a smaller heap, down to
+   one 64 MiB arena, not none (the reservation stopped halving at 1 GiB,
+   and such a process could not allocate at all). 100 MiB live. */
+static void small_cap(void *arg)
+{
+    (void)arg;
+    capped_heap(600ull << 20, 1000);
+    CHECK(mgc__heap.reserved >= (64ull << 20) && mgc__heap.reserved < (1ull << 30));
     printf("ok: %llu MiB reserved\n", (unsigned long long)(mgc__heap.reserved >> 20));
 }
 
 /* Room for one arena but not for its alignment slack (the reservation
    maps size + 64 MiB to align it): 100 MiB above what is mapped still
    gives a 64 MiB heap, by reserving the size alone at an aligned address
-   (the last try needed 128 MiB, and such a process got no heap). */
+   (the last try needed 128 MiB, and such a process got no heap). 16 MiB
+   live. */
 static void arena_cap(void *arg)
 {
     (void)arg;
-    uint64_t cap = vm_size() + (100ull << 20);
-    struct rlimit rl = {cap, cap};
-    CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
-    CHECK_EQ(mgc_init(), 0);
+    capped_heap(100ull << 20, 160);
     CHECK_EQ(mgc__heap.reserved, 64ull << 20);
     CHECK_EQ(mgc__heap.base % (64ull << 20), 0);
-    enum { N = 160 };
-    static void *keep[N]; /* 16 MiB live */
-    for (int i = 0; i < N; i++)
-        CHECK((keep[i] = mgc_alloc_noscan(100 << 10)) != NULL);
-    mgc_collect();
-    for (int i = 0; i < N; i++)
-        CHECK(mgc_base(keep[i]) == keep[i]);
     printf("ok: 64 MiB heap\n");
 }
 
