@@ -20,14 +20,17 @@ mgc_options mgc__opts MGC_STATE;
 bool mgc__parse_int(const char *s, int lo, int hi, int *out)
 {
     /* The Go runtime's atoi (GOGC, GOMAXPROCS and GODEBUG values are read
-       with it, not with strconv.Atoi): an optional '-', then digits. strtol
-       would also take a '+' and skip leading white space, which Go rejects. */
+       with it, not with strconv.Atoi): an optional '-', then digits, none
+       at all after the '-' reading 0 ("-" is 0 there). strtol would also
+       take a '+' and skip leading white space, which Go rejects. */
     const char *d = s && *s == '-' ? s + 1 : s;
-    if (!d || !(*d >= '0' && *d <= '9'))
+    if (!d || (*d == '\0' && d == s) || (*d != '\0' && !(*d >= '0' && *d <= '9')))
         return false;
     char *end;
     errno = 0;
-    long v = strtol(s, &end, 10);
+    long v = *d ? strtol(s, &end, 10) : 0;
+    if (!*d)
+        end = (char *)d;
     if (errno || *end || v < lo || v > hi)
         return false;
     *out = (int)v;

@@ -56,7 +56,11 @@ int main(int argc, char **argv)
     /* As the Go runtime's atoi (GOGC, GOMAXPROCS, GODEBUG values): an
        optional '-', then digits; no '+', no white space anywhere. */
     CHECK(!mgc__parse_gogc("+50", &v) && !mgc__parse_int("+1", 1, 10, &v) && !mgc__parse_int("+0", 0, 10, &v));
-    CHECK(!mgc__parse_gogc("--5", &v) && !mgc__parse_gogc("-+5", &v) && !mgc__parse_gogc("-", &v));
+    CHECK(!mgc__parse_gogc("--5", &v) && !mgc__parse_gogc("-+5", &v));
+    /* A '-' with no digits is 0, as Go's atoi64 reads it: GOGC=- is GOGC=0
+       (it warned and used 100). */
+    CHECK(mgc__parse_gogc("-", &v) && v == 0);
+    CHECK(mgc__parse_int("-", -5, 5, &v) && v == 0 && !mgc__parse_int("-", 1, 5, &v));
     CHECK(mgc__parse_int("-3", -5, 5, &v) && v == -3);
     CHECK(!mgc__parse_gogc(" 50", &v) && !mgc__parse_gogc("\t50", &v) && !mgc__parse_gogc("50 ", &v));
     CHECK(!mgc__parse_gogc("+ 50", &v) && !mgc__parse_gogc("- 5", &v));
