@@ -1,7 +1,8 @@
 /*
  * barrier.c — the public face of the write barrier (barrier.h): mgc_write
  * and mgc_memmove. Programs that store heap pointers through these keep
- * working unchanged when marking becomes concurrent.
+ * working unchanged when marking becomes concurrent. Both attach their
+ * caller (the pointers it stores are on its stack).
  */
 #include "internal/barrier.h"
 #include "internal/threads.h"

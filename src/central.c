@@ -1,7 +1,8 @@
 /*
  * central.c — mcentral (central.h): the per-class span lists, the refill
  * that feeds a thread's cache (sweeping lazily on the way, Go's cacheSpan),
- * and large-object spans (sweeping dead large objects first, Go's reclaim).
+ * and large-object spans. Whatever takes fresh pages, a large object or a
+ * small span, first sweeps dead large objects (Go's reclaim).
  *
  * Invariant: a span is on exactly one list, or in exactly one cache, or
  * being swept by the holder of its class lock, or on its way to the page

@@ -9,8 +9,10 @@
  * page that may be free; summaries let it skip full chunks and join runs
  * across chunk borders without reading their bits. Address order keeps the
  * heap compact and makes `zeroed` (the high-water mark of pages ever handed
- * out) a good test for "these pages are still zero from the OS". Two
- * departures, for storage that grows (mgc_buf, realloc): a placement hint
+ * out) a good test for "these pages are still zero from the OS": a span
+ * reports how many of its pages, from its first, lie below it
+ * (dirty_pages), and only those are zeroed. Two departures, for storage
+ * that grows (mgc_buf, realloc): a placement hint
  * (room) takes the first run that long, skipping smaller holes, and holds
  * the pages after the span as its reserve, so another allocation cannot
  * land there; a large span extends in place over its reserve, then over
@@ -18,6 +20,10 @@
  * when the span is freed, when a sweep finds it live and made before the
  * last cycle (it has stopped growing by then), or when its owner asks
  * (alloc.c: a thread's next growable allocation returns the previous one's).
+ *
+ * The reservation is the largest the system grants, halved from 1 TiB
+ * down to one 64 MiB arena, together with its maps (span map, page bits,
+ * summaries): a size whose maps do not fit is given up for the next.
  *
  * Span records: set up here, and on free put on a spare list that only
  * span allocation takes from (never back to the metadata allocator), with

@@ -36,6 +36,12 @@
  *     C library's cancellation signal blocked (mask_cancel_signal).
  *   - SIGPWR is unblocked in a thread from its attach on, and in detach
  *     until the thread has left the list.
+ *   - An attach that fails (no metadata for the record or its TLS list,
+ *     pthread_getattr_np failing) leaves nothing: no record, the thread's
+ *     signal mask as it was. A thread is attached by its first allocation
+ *     or first call that hands it a heap pointer (mgc__attach_caller).
+ *   - One mgc per process: the SIGPWR handler of another copy (its mask
+ *     carries the hand-set cancellation bit) stops this one at start.
  */
 #include "internal/threads.h"
 #include "internal/cache.h"

@@ -81,19 +81,6 @@ typedef struct mgc_thread {
 
 extern __thread mgc_thread *mgc__self __attribute__((tls_model("initial-exec")));
 
-/* For the entry points that hand the caller heap pointers, or take them,
-   without allocating (container reads, mgc_base, mgc_write...): attach the
-   caller if it is not yet, as mgc.h says of a thread's first mgc call. A
-   thread whose first call was mgc_map_get held what it got on a stack
-   no collection scanned, and it was freed and handed out again under it.
-   One TLS load when attached. */
-MGC_INTERNAL mgc_thread *mgc__thread_current(void);
-MGC_INLINE void mgc__attach_caller(void)
-{
-    if (unlikely(mgc__self == NULL))
-        (void)mgc__thread_current();
-}
-
 /* The thread stopped with its stack pointer outside its stack (on an
    alternate signal stack or a coroutine's stack): how deep its own stack
    was is unknown. */
@@ -134,6 +121,18 @@ MGC_INTERNAL mgc_thread *mgc__thread_current(void);
    (allocation: NULL and ENOMEM; mgc_thread_attach: the errno).
    mgc__thread_current aborts with one line naming the thread instead. */
 MGC_INTERNAL mgc_thread *mgc__thread_try_current(int *err);
+
+/* For the entry points that hand the caller heap pointers, or take them,
+   without allocating (container reads, mgc_base, mgc_write...): attach the
+   caller if it is not yet, as mgc.h says of a thread's first mgc call. A
+   thread whose first call was mgc_map_get held what it got on a stack
+   no collection scanned, and it was freed and handed out again under it.
+   One TLS load when attached. */
+MGC_INLINE void mgc__attach_caller(void)
+{
+    if (unlikely(mgc__self == NULL))
+        (void)mgc__thread_current();
+}
 
 /* Stop every attached thread but the caller (which must be attached and
    hold the gc lock); returns with the registry lock held. */
