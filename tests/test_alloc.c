@@ -77,25 +77,13 @@ static void die_usable_freed(void *arg)
     mgc_free(p);
     mgc_usable_size(p);
 }
-/* Objects of 200 bytes, every eighth kept (so their spans stay in use),
-   the others dropped and hidden. */
-static void *volatile kept_200[8];
-static __attribute__((noinline)) void dropped_objects(uintptr_t *hidden, int n)
-{
-    for (int i = 0; i < n; i++) {
-        void *p = mgc_alloc(200);
-        if (i % 8 == 0)
-            kept_200[i / 8] = p;
-        else
-            hidden[i] = t_hide(p);
-    }
-}
+static void *volatile kept_200[8]; /* every eighth of die_realloc_collected's objects */
 /* A stale word (a register, a frame) may keep any one dropped object: the
    realloc is of one the collector really took (mgc_base says so). */
 static void die_realloc_collected(void *arg)
 {
     static uintptr_t hidden[64];
-    dropped_objects(hidden, 64);
+    t_drop_but_every(200, 64, 8, kept_200, hidden);
     t_scrub_stack();
     mgc_collect();
     for (int i = 0; i < 64; i++)

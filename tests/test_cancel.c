@@ -167,6 +167,19 @@ static void *blocked_thread(void *arg)
     return NULL;
 }
 
+/* The other side of attached_blocked_body: once it is attached, SIGPWR
+   must be unblocked in it (who names it), and collections must stop it;
+   then it may end. */
+static void collect_beside_blocked(const char *who)
+{
+    while (!atomic_load(&g_ready))
+        usleep(1000);
+    CHECK_MSG(atomic_load(&g_blocked_after_attach) == 0, "SIGPWR still blocked in the %s after it attached", who);
+    for (int i = 0; i < 3; i++)
+        mgc_collect();
+    atomic_store(&g_done, 1);
+}
+
 static void case_attach(void)
 {
     sigset_t all, old;
@@ -175,12 +188,7 @@ static void case_attach(void)
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, blocked_thread, NULL), 0);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    while (!atomic_load(&g_ready))
-        usleep(1000);
-    CHECK_MSG(atomic_load(&g_blocked_after_attach) == 0, "SIGPWR still blocked in the thread after it attached");
-    for (int i = 0; i < 3; i++)
-        mgc_collect();
-    atomic_store(&g_done, 1);
+    collect_beside_blocked("thread");
     CHECK_EQ(pthread_join(t, NULL), 0);
 }
 
@@ -200,12 +208,7 @@ static void case_timer(void)
     CHECK_EQ(timer_create(CLOCK_MONOTONIC, &ev, &tm), 0);
     struct itimerspec its = {{0, 0}, {0, 1000000}}; /* once, in 1 ms */
     CHECK_EQ(timer_settime(tm, 0, &its, NULL), 0);
-    while (!atomic_load(&g_ready))
-        usleep(1000);
-    CHECK_MSG(atomic_load(&g_blocked_after_attach) == 0, "SIGPWR still blocked in the callback after it attached");
-    for (int i = 0; i < 3; i++)
-        mgc_collect();
-    atomic_store(&g_done, 1);
+    collect_beside_blocked("callback");
     CHECK_EQ(timer_delete(tm), 0);
     /* The callback's thread exits (and detaches) on its own. */
     for (int i = 0; i < 3; i++)

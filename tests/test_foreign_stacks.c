@@ -114,18 +114,9 @@ static NOINLINE void hold_below_alt(void)
 static NOINLINE void alt_in_frame(void)
 {
     char alt[STACK] __attribute__((aligned(16))); /* the alternate stack: in this frame */
-    stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0}, old;
-    CHECK(sigaltstack(&ss, &old) == 0);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = wait_in_handler;
-    sa.sa_flags = SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+    stack_t old = t_altstack_handler(alt, sizeof alt, 0, wait_in_handler);
     hold_below_alt(); /* below alt: called from this frame */
-    if (!old.ss_sp)
-        old.ss_flags = SS_DISABLE;
-    CHECK(sigaltstack(&old, NULL) == 0);
+    t_altstack_restore(old);
     __asm__ volatile("" ::"r"(alt) : "memory");
 }
 
@@ -153,20 +144,9 @@ static void *victim(void *arg)
     if (k == ALT_AUTODISARM) {
         char *alt = malloc(STACK);
         CHECK(alt);
-        stack_t ss = {.ss_sp = alt, .ss_size = STACK, .ss_flags = SS_AUTODISARM}, old;
-        CHECK_MSG(sigaltstack(&ss, &old) == 0, "sigaltstack(SS_AUTODISARM): %s", strerror(errno));
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = handler;
-        sa.sa_flags = SA_ONSTACK;
-        sigemptyset(&sa.sa_mask);
-        CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+        stack_t old = t_altstack_handler(alt, STACK, SS_AUTODISARM, handler);
         raise(SIGUSR1);
-        /* The sanitizers install an alternate stack of their own and
-           unmap whatever is installed when the thread exits. */
-        if (!old.ss_sp)
-            old.ss_flags = SS_DISABLE;
-        CHECK(sigaltstack(&old, NULL) == 0);
+        t_altstack_restore(old);
         free(alt);
         return NULL;
     }

@@ -584,26 +584,13 @@ static void d_double_large(void *a)
     mgc_free(p);
     mgc_free(p);
 }
-/* Every tenth object stays reachable, so each span the others are in
-   survives the sweep (a span left empty goes back to the page heap, and a
-   free into it says only "not allocated"). */
-static void *volatile kept_many[10]; /* volatile: stores kept, though never read */
-static __attribute__((noinline)) void hide_many(uintptr_t *hidden, int n)
-{
-    for (int i = 0; i < n; i++) {
-        void *p = mgc_alloc(64);
-        if (i % 10 == 0)
-            kept_many[i / 10] = p;
-        else
-            hidden[i] = t_hide(p);
-    }
-}
+static void *volatile kept_many[10]; /* every tenth of d_swept's objects; volatile: stores kept, though never read */
 static void d_swept(void *a)
 {
     /* A stale stack word may keep one object alive: free one the collector
        really reclaimed (mgc_base says so) from a span still in use. */
     static uintptr_t hidden[100];
-    hide_many(hidden, 100);
+    t_drop_but_every(64, 100, 10, kept_many, hidden);
     mgc_collect();
     for (int i = 0; i < 100; i++)
         if (i % 10 && !mgc_base(t_unhide(hidden[i])) && mgc__span_of(hidden[i] ^ T_HIDE_KEY))

@@ -64,20 +64,9 @@ static NOINLINE void elsewhere(bool coroutine, char *alt)
         CHECK(swapcontext(&g_main_ctx, &g_co_ctx) == 0);
         return;
     }
-    stack_t ss = {.ss_sp = alt, .ss_size = ALT, .ss_flags = 0}, old;
-    CHECK(sigaltstack(&ss, &old) == 0);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = spin_handler;
-    sa.sa_flags = SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+    stack_t old = t_altstack_handler(alt, ALT, 0, spin_handler);
     raise(SIGUSR1);
-    /* The sanitizers install an alternate stack of their own and unmap
-       whatever is installed when the thread exits: give theirs back. */
-    if (!old.ss_sp)
-        old.ss_flags = SS_DISABLE;
-    CHECK(sigaltstack(&old, NULL) == 0);
+    t_altstack_restore(old);
 }
 
 static void *victim(void *arg)

@@ -498,13 +498,6 @@ static stack_t install_altstack(void)
     return old;
 }
 
-static void restore_altstack(const stack_t *old)
-{
-    stack_t o = *old;
-    if (!o.ss_sp)
-        o.ss_flags = SS_DISABLE;
-    CHECK(sigaltstack(&o, NULL) == 0);
-}
 
 typedef struct alt_job {
     pthread_t target;
@@ -536,7 +529,7 @@ static void *alt_worker(void *arg)
     while (!atomic_load(&g_alt_worker_done))
         sched_yield(); /* the handler runs in here, interrupted by collections */
     check_chain(chain, 2000, 0xA17A, "worker thread stopped in a handler on its alternate stack");
-    restore_altstack(&old);
+    t_altstack_restore(old);
     return NULL;
 }
 
@@ -574,7 +567,7 @@ static void test_altstack_handlers(void)
     /* Then the main thread. */
     stack_t old = install_altstack();
     main_on_altstack();
-    restore_altstack(&old);
+    t_altstack_restore(old);
     fprintf(stderr, "alternate stack: the main thread stopped in its handler kept its stack's objects\n");
 }
 

@@ -248,6 +248,23 @@ static inline void t_check_zero(const void *p, size_t n, const char *what)
 static inline uintptr_t t_hide(const void *p) { return (uintptr_t)p ^ T_HIDE_KEY; }
 static inline void *t_unhide(uintptr_t h) { return (void *)(h ^ T_HIDE_KEY); }
 
+/* n objects of size bytes (mgc_alloc), every every-th kept in
+   kept[i / every] so the spans the others share stay in use (a span left
+   empty goes back to the page heap, and a pointer into it then says only
+   "not allocated"), the others dropped, their addresses hidden in
+   hidden[i]. In a frame of its own, gone before the caller collects. */
+static __attribute__((noinline, unused)) void t_drop_but_every(size_t size, int n, int every, void *volatile *kept,
+                                                               uintptr_t *hidden)
+{
+    for (int i = 0; i < n; i++) {
+        void *p = mgc_alloc(size);
+        if (i % every == 0)
+            kept[i / every] = p;
+        else
+            hidden[i] = t_hide(p);
+    }
+}
+
 /* n small conservatively scanned objects of 16-315 bytes, dropped at once:
    allocation that moves the pacer towards a collection. */
 static __attribute__((noinline, unused)) void t_garbage(int n)
@@ -272,6 +289,35 @@ static __attribute__((noinline, unused)) void t_scrub_stack(void)
     volatile char buf[64 * 1024];
     memset((char *)buf, 0, sizeof buf);
     __asm__ __volatile__("" ::"r"(buf) : "memory"); /* the stores are not dead */
+}
+
+/* ---- alternate signal stacks ------------------------------------------- */
+
+/* Make [sp, sp + size) this thread's alternate signal stack (ss_flags 0
+   or SS_AUTODISARM) and run handler for SIGUSR1 on it; returns the
+   alternate stack it replaced, for t_altstack_restore. */
+static inline __attribute__((unused)) stack_t t_altstack_handler(void *sp, size_t size, int ss_flags,
+                                                                 void (*handler)(int))
+{
+    stack_t ss = {.ss_sp = sp, .ss_size = size, .ss_flags = ss_flags}, old;
+    CHECK_MSG(sigaltstack(&ss, &old) == 0, "sigaltstack(flags %d): %s", ss_flags, strerror(errno));
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+    return old;
+}
+
+/* Put back the alternate stack t_altstack_handler (or the caller)
+   replaced: the sanitizers install one of their own and unmap whatever
+   is installed when the thread exits, so theirs goes back. */
+static inline __attribute__((unused)) void t_altstack_restore(stack_t old)
+{
+    if (!old.ss_sp)
+        old.ss_flags = SS_DISABLE;
+    CHECK(sigaltstack(&old, NULL) == 0);
 }
 
 /* ---- child processes --------------------------------------------------- */
