@@ -27,7 +27,6 @@
  */
 #include "internal/alloc.h"
 #include "internal/containers.h"
-#include "internal/threads.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,9 +88,7 @@ static MGC_NOINLINE char *grow(mgc_buf *b, size_t n, size_t *oldcap, const char 
     }
     size_t room = cap <= SIZE_MAX / BUF_ROOM ? cap * BUF_ROOM : cap;
     char *p = cap < BUF_SPAN_MIN ? mgc__alloc_noscan_raw(cap) : mgc__containers_alloc_growable(cap, room);
-    if (!p)
-        mgc__attach_caller(); /* a thread mgc cannot attach: that line, not this one */
-    MGC_CHECK(p != NULL, "%s: out of memory growing buffer %p to %zu bytes", fn, (void *)b, cap);
+    MGC_CONTAINER_CHECK(p, "%s: out of memory growing buffer %p to %zu bytes", fn, (void *)b, cap);
     char *old = b->data;
     if (b->len)
         memcpy(p, old, b->len);
@@ -194,10 +191,8 @@ int mgc_buf_vprintf(mgc_buf *b, const char *fmt, va_list ap)
         char small[256], *tmp = small;
         if ((size_t)n >= sizeof small) {
             tmp = mgc__alloc_noscan_raw((size_t)n + 1);
-            if (!tmp)
-                mgc__attach_caller();
-            MGC_CHECK(tmp != NULL, "mgc_buf_vprintf: out of memory formatting %d bytes (buffer %p)", n,
-                      (void *)b);
+            MGC_CONTAINER_CHECK(tmp, "mgc_buf_vprintf: out of memory formatting %d bytes (buffer %p)", n,
+                                (void *)b);
         }
         int n2 = vsnprintf(tmp, (size_t)n + 1, fmt, ap);
         MGC_CHECK(n2 == n, "mgc_buf_vprintf: the format \"%s\" gave %d bytes, then %d (buffer %p)", fmt, n, n2,
@@ -280,9 +275,7 @@ char *mgc_buf_string(const mgc_buf *b)
 {
     check(b, "mgc_buf_string");
     char *s = mgc_alloc_noscan(b->len + 1);
-    if (!s)
-        mgc__attach_caller();
-    MGC_CHECK(s != NULL, "mgc_buf_string: out of memory for %zu bytes (buffer %p)", b->len + 1, (void *)b);
+    MGC_CONTAINER_CHECK(s, "mgc_buf_string: out of memory for %zu bytes (buffer %p)", b->len + 1, (void *)b);
     if (b->len)
         memcpy(s, b->data, b->len);
     return s; /* zeroed: s[len] is the NUL */

@@ -56,7 +56,6 @@
 #include "internal/alloc.h"
 #include "internal/barrier.h"
 #include "internal/containers.h"
-#include "internal/threads.h"
 #include "internal/os.h"
 
 struct mgc_map_slot {
@@ -221,10 +220,8 @@ static MGC_NOINLINE void rebuild(mgc_map *m, size_t nslots, const char *fn)
     MGC_CHECK(nslots <= MGC_CONTAINERS_MAX / sizeof(slot), "%s: map %p cannot grow to %zu slots", fn,
               (void *)m, nslots);
     slot *t = mgc_alloc_array(&slot_type, nslots);
-    if (!t)
-        mgc__attach_caller(); /* a thread mgc cannot attach: that line, not this one */
-    MGC_CHECK(t != NULL, "%s: out of memory growing map %p to %zu slots (%zu bytes)", fn, (void *)m, nslots,
-              nslots * sizeof(slot));
+    MGC_CONTAINER_CHECK(t, "%s: out of memory growing map %p to %zu slots (%zu bytes)", fn, (void *)m,
+                        nslots, nslots * sizeof(slot));
     if (!m->seed)
         m->seed = new_seed(m);
     slot *old = m->slots;
@@ -291,9 +288,7 @@ void mgc_map_put(mgc_map *m, const void *key, size_t keylen, void *value)
     char *k = NULL;
     if (keylen) {
         k = mgc__alloc_noscan_raw(keylen); /* copied whole: no need to zero */
-        if (!k)
-            mgc__attach_caller();
-        MGC_CHECK(k != NULL, "mgc_map_put: out of memory for a key of %zu bytes (map %p)", keylen, (void *)m);
+        MGC_CONTAINER_CHECK(k, "mgc_map_put: out of memory for a key of %zu bytes (map %p)", keylen, (void *)m);
         memcpy(k, key, keylen);
     }
     dst->hash = h;

@@ -32,7 +32,6 @@
 #include "internal/barrier.h"
 #include "internal/alloc.h"
 #include "internal/containers.h"
-#include "internal/threads.h"
 
 static const uint8_t ptr_mask[1] = {0x01};
 static const mgc_type ptr_type = {sizeof(void *), sizeof(void *), ptr_mask, "void *"};
@@ -142,10 +141,8 @@ static MGC_NOINLINE void *grow(mgc_vec *v, size_t need, size_t *oldcap, const ch
        pointer-free arrays): elements are written before they are read,
        a pushed NULL element is stored as zeros. */
     void *p = typed ? mgc_alloc_array(v->type, cap) : mgc__alloc_noscan_raw(cap * esz);
-    if (!p)
-        mgc__attach_caller(); /* a thread mgc cannot attach: that line, not this one */
-    MGC_CHECK(p != NULL, "%s: out of memory growing vector %p to %zu elements of %zu bytes", fn, (void *)v, cap,
-              esz);
+    MGC_CONTAINER_CHECK(p, "%s: out of memory growing vector %p to %zu elements of %zu bytes", fn, (void *)v,
+                        cap, esz);
     if (v->len) {
         if (typed)
             mgc__wb_bulk(p, v->data, v->len * esz);

@@ -2,8 +2,9 @@
  * containers.h — what the self-freeing containers (buf.c, vec.c, map.c)
  * share: the switch that turns their frees off, the one function through
  * which they free, the two through which they allocate storage that may
- * grow in place and grow it (all three obey the switch), and the rounding
- * of a request up to what the allocator would hand out anyway.
+ * grow in place and grow it (all three obey the switch), the rounding
+ * of a request up to what the allocator would hand out anyway, and their
+ * one-line abort when an allocation fails (MGC_CONTAINER_CHECK).
  *
  * Invariant kept by all three: a container's storage is freed only after
  * the last read from it (a growth copies first, then frees), and only
@@ -16,6 +17,7 @@
 #include "alloc.h"
 #include "base.h"
 #include "sizeclass.h"
+#include "threads.h"
 
 /* true (the default): containers free the storage they replace or drop,
    and grow large storage in place when the pages after it are free (a
@@ -25,6 +27,18 @@
    (bench/containers) and by the tests of this switch, while no container
    is in use; read without synchronisation. Defined in buf.c. */
 extern MGC_INTERNAL bool mgc__containers_free;
+
+/* A container's allocation p failed, and a container has no error to
+   answer: one abort line. A thread mgc could not attach (which gets NULL
+   from every allocation) is named by that line instead of the out of
+   memory one the container would give. */
+#define MGC_CONTAINER_CHECK(p, ...)                                          \
+    do {                                                                     \
+        if (unlikely(!(p))) {                                                \
+            mgc__attach_caller();                                            \
+            mgc__fatal(__VA_ARGS__);                                         \
+        }                                                                    \
+    } while (0)
 
 /* mgc_map's hash of an n-byte key under a map's seed (never 0 or 1).
    Internal, and callable by the tests. */
